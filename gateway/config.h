@@ -1,0 +1,144 @@
+/* gateway/config.h — onegate's configuration as plain structs, loaded from one YAML file.
+ *
+ * The loader (gateway/config.c) is the only code that touches libyaml. Everything it returns
+ * is immutable after load: workers hold a reference-counted pointer to one gw_config and a
+ * SIGHUP reload swaps in a new one (see gateway/worker.h). Every error names file:line:column.
+ */
+#ifndef ONEGATE_GATEWAY_CONFIG_H
+#define ONEGATE_GATEWAY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "policy/route_table.h"
+
+#define GW_CONFIG_ERR_MAX 512
+
+/* Position of a node in the YAML file, 1-based; used for error messages. */
+struct gw_conf_pos {
+    int line;
+    int col;
+};
+
+/* A resolved "host:port" (IPv4 "1.2.3.4:80", IPv6 "[::1]:80"). No DNS: addresses only. */
+struct gw_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[64];              /* as written in the config, for logs */
+};
+
+/* An IPv4/IPv6 network "10.0.0.0/8", "::1/128"; a bare address means a /32 or /128. */
+struct gw_cidr {
+    int family;                 /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint8_t prefix_len;
+};
+
+struct gw_listener_conf {
+    struct gw_addr addr;
+    struct gw_conf_pos pos;
+};
+
+struct gw_limits_conf {
+    uint32_t max_header_bytes;      /* whole request head incl. request line; default 16384 */
+    uint32_t max_request_line_bytes;/* default 8192; over it: 414 */
+    uint32_t max_headers;           /* number of header fields; default 100 */
+    uint32_t header_timeout_ms;     /* deadline for the whole request head; default 10000 */
+    uint32_t keepalive_timeout_ms;  /* idle client connection between requests; default 60000 */
+    uint32_t body_timeout_ms;       /* max gap between body reads from the client; default 30000 */
+    uint32_t send_timeout_ms;       /* max gap between writes to a stalled client; default 60000 */
+    uint32_t max_connections;       /* concurrent client connections, all workers; default 10000 */
+    uint32_t drain_timeout_ms;      /* SIGTERM: how long in-flight requests may finish; default 10000 */
+    uint64_t max_body_bytes;        /* default per-route request body limit; default 0 = unlimited */
+};
+
+/* How the upstream sees the Host header. */
+enum gw_host_mode {
+    GW_HOST_PRESERVE = 0,       /* forward the client's Host unchanged (default) */
+    GW_HOST_REWRITE,            /* replace with host_rewrite */
+};
+
+struct gw_upstream_conf {
+    char *name;
+    struct gw_addr *servers;
+    size_t nservers;
+    enum gw_host_mode host_mode;
+    char *host_rewrite;             /* set when host_mode == GW_HOST_REWRITE */
+    uint32_t connect_timeout_ms;    /* default 3000; expiry -> 502 */
+    uint32_t response_timeout_ms;   /* until the response head arrives; default 30000; -> 504 */
+    uint32_t idle_timeout_ms;       /* pooled keep-alive connection lifetime when idle; default 60000 */
+    uint32_t read_timeout_ms;       /* max gap between body reads from the upstream; default 60000 */
+    uint32_t max_connections_per_server; /* per worker; default 256; over it: queued, then 503 */
+    uint32_t max_idle_per_server;   /* per worker pool; default 32 */
+    uint32_t fail_timeout_ms;       /* passive health: skip a refusing server this long; default 10000 */
+    struct gw_conf_pos pos;
+};
+
+struct gw_route_conf {
+    char *host;                     /* NULL = any host; exact, case-insensitive, port ignored */
+    char *path_prefix;              /* begins with '/' */
+    char *upstream;                 /* name; resolved to upstream_index at load */
+    size_t upstream_index;
+    bool has_max_body;
+    uint64_t max_body_bytes;        /* overrides limits.max_body_bytes when has_max_body */
+    struct gw_conf_pos pos;
+};
+
+enum gw_log_level { GW_LOG_ERROR = 0, GW_LOG_WARN, GW_LOG_INFO, GW_LOG_DEBUG };
+
+struct gw_log_conf {
+    enum gw_log_level level;        /* default info */
+    char *error_log;                /* path, or NULL = stderr */
+    bool access_log_enabled;        /* default true */
+    char *access_log;               /* path, or NULL = stdout */
+};
+
+struct gw_redis_conf {
+    struct gw_addr addr;            /* default 127.0.0.1:6379 */
+    bool configured;                /* the file had a redis: section */
+    uint32_t timeout_ms;            /* per command deadline; default 500 */
+    char *key_prefix;               /* default "og:" */
+};
+
+struct gw_config {
+    char *path;                     /* file it was loaded from */
+    int workers;                    /* 0 in the file = number of online CPUs (resolved at load) */
+    struct gw_listener_conf *listeners;
+    size_t nlisteners;
+    struct gw_cidr *trusted_proxies;
+    size_t ntrusted_proxies;
+    char *builtin_prefix;           /* default "/-/": liveness, readiness, metrics live below it */
+    char *server_name;              /* used in Via; default "onegate" */
+    struct gw_limits_conf limits;
+    struct gw_upstream_conf *upstreams;
+    size_t nupstreams;
+    struct gw_route_conf *routes;
+    size_t nroutes;
+    struct pol_route_table *route_table; /* compiled from routes[] at load */
+    struct gw_log_conf log;
+    struct gw_redis_conf redis;
+};
+
+/* Loads and validates <path>. Returns a new config (caller frees with gw_config_free) or NULL
+ * with a message "file:line:column: what is wrong" in <err>. Unknown keys, wrong types,
+ * out-of-range numbers, unknown upstream names, duplicate names and bad addresses are errors. */
+struct gw_config *gw_config_load(const char *path, char *err, size_t errlen);
+
+/* Same, from an in-memory YAML document; <name> is used in error messages. */
+struct gw_config *gw_config_load_string(const char *yaml, size_t len, const char *name,
+                                        char *err, size_t errlen);
+
+void gw_config_free(struct gw_config *cfg);
+
+/* Parses "host:port" / "[v6]:port" into <out>. Returns 0 or -1. */
+int gw_addr_parse(const char *text, struct gw_addr *out);
+
+/* Parses "a.b.c.d/n", "v6/n" or a bare address. Returns 0 or -1. */
+int gw_cidr_parse(const char *text, struct gw_cidr *out);
+
+/* True when <sa> lies inside any of <cidrs>. */
+bool gw_cidr_match_any(const struct gw_cidr *cidrs, size_t n, const struct sockaddr *sa);
+
+#endif
