@@ -294,6 +294,8 @@ static int schema_check(struct auth_dir *d, char *err, size_t errlen)
         return AUTH_DIR_ESCHEMA;
     }
     char ver[16];
+    if (d->no_schema_write)
+        return 0;
     while (v < AUTH_DIR_SCHEMA_VERSION) {
         for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
             if (migrations[i].from != v)
@@ -338,6 +340,7 @@ int auth_dir_open(struct auth_redis *r, const struct auth_dir_opts *opts,
         return AUTH_DIR_EINVAL;
     }
     d->api_overlap_ms = opts ? opts->api_rotate_overlap_ms : 0;
+    d->no_schema_write = opts && opts->no_schema_write;
     auth_dir_set_actor(d, opts && opts->actor ? opts->actor : "system");
     d->k_idx_login = key(d, "{dir}:idx:login");
     d->k_idx_email = key(d, "{dir}:idx:email");

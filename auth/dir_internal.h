@@ -9,6 +9,7 @@ struct auth_dir {
     struct auth_redis *r;               /* borrowed */
     struct auth_pw_params pw;
     uint32_t api_overlap_ms;
+    bool no_schema_write;
     char actor[96];
     /* fixed key names, built once */
     char *k_idx_login, *k_idx_email, *k_idx_active, *k_idx_terms, *k_idx_all;

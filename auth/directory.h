@@ -51,6 +51,8 @@ struct auth_dir_opts {
     struct auth_pw_params pw;   /* zero = defaults */
     const char *actor;          /* written into audit entries, e.g. "cli:root"; no PII */
     uint32_t api_rotate_overlap_ms; /* default overlap for secret rotation; default 0 */
+    bool no_schema_write;       /* check the schema version but never stamp or migrate
+                                 * (dry runs: write nothing at all) */
 };
 
 struct auth_dir;

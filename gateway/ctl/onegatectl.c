@@ -717,6 +717,9 @@ int main(int argc, char **argv)
     struct passwd *pw = getpwuid(getuid());
     snprintf(actor, sizeof(actor), "cli:%s", pw ? pw->pw_name : "unknown");
     struct auth_dir_opts dopts = { .actor = actor };
+    for (int k = i; k < argc; k++)
+        if (strcmp(argv[k], "--dry-run") == 0)
+            dopts.no_schema_write = true;   /* a dry run writes nothing, not even the stamp */
     rc = auth_dir_open(c.redis, &dopts, &c.dir, err, sizeof(err));
     if (rc) {
         auth_redis_free(c.redis);
