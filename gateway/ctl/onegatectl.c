@@ -35,7 +35,8 @@ static int usage(void)
 {
     fputs(
 "usage: onegatectl [-c FILE] [--redis HOST:PORT] [--prefix P] [--json] COMMAND ...\n"
-"  person add --login L [--email E] [--name N] [--role R]... [--ssp] [--caller] [--password-stdin]\n"
+"  person add --login L [--email E] [--name N] [--role R]... [--ssp on|off] [--caller on|off]\n"
+"             [--password-stdin]   (both flags default to off)\n"
 "  person get|delete|archive|unarchive|anonymize|audit PERSON\n"
 "  person list [--query Q] [--all] [--limit N] [--cursor C]\n"
 "  person update PERSON [--login L] [--email E] [--name N] [--password-stdin]\n"
@@ -179,7 +180,7 @@ static int cmd_person(struct ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         { "login", required_argument, 0, 'l' }, { "email", required_argument, 0, 'e' },
         { "name", required_argument, 0, 'n' }, { "role", required_argument, 0, 'r' },
-        { "ssp", optional_argument, 0, 's' }, { "caller", optional_argument, 0, 'C' },
+        { "ssp", required_argument, 0, 's' }, { "caller", required_argument, 0, 'C' },
         { "password-stdin", no_argument, 0, 'P' }, { "query", required_argument, 0, 'q' },
         { "all", no_argument, 0, 'a' }, { "limit", required_argument, 0, 'L' },
         { "cursor", required_argument, 0, 'u' }, { 0, 0, 0, 0 },
@@ -202,12 +203,12 @@ static int cmd_person(struct ctl *c, int argc, char **argv)
             roles[nroles++] = optarg;
             break;
         case 's':
-            if (!optarg) ssp = 1;
-            else if (flag_value(optarg, &ssp)) return failf(1, "--ssp takes on or off");
+            if (flag_value(optarg, &ssp))
+                return failf(1, "--ssp takes on or off");
             break;
         case 'C':
-            if (!optarg) caller = 1;
-            else if (flag_value(optarg, &caller)) return failf(1, "--caller takes on or off");
+            if (flag_value(optarg, &caller))
+                return failf(1, "--caller takes on or off");
             break;
         case 'P': pw_stdin = true; break;
         case 'q': query = optarg; break;
@@ -264,7 +265,8 @@ static int cmd_person(struct ctl *c, int argc, char **argv)
         auth_person_page_free(&pg);
         return 0;
     }
-    if (nrest < 1)
+    bool multi = strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0;
+    if (nrest < 1 || (!multi && nrest != 1))
         return usage();
     rc = resolve(c, rest[0], id, err);
     if (rc)
