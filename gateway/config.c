@@ -156,6 +156,10 @@ static int get_uint(struct loader *L, const yaml_node_t *n, const char *key, uin
     if (p[0] == '-' && len > 1 && p[1] >= '0' && p[1] <= '9')
         return fail_at(L, node_pos(n), "%s must not be negative (got %s)", key,
                        shown(p, len, s));
+    /* YAML 1.1 reads 010 as octal 8; refuse the ambiguity rather than pick a meaning */
+    if (len > 1 && p[0] == '0' && strspn(p, "0123456789") == len)
+        return fail_at(L, node_pos(n), "%s must be written without leading zeros (got %s)", key,
+                       shown(p, len, s));
     uint64_t v = 0;
     bool overflow = false;
     for (size_t i = 0; i < len; i++) {

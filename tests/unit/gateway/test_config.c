@@ -417,6 +417,12 @@ START_TEST(err_numbers_out_of_range)
     expect_error(MINIMAL "limits:\n  max_header_bytes: 4096\n  max_request_line_bytes: 8192\n",
                  "t.yaml:10:27: max_request_line_bytes (8192) must not exceed max_header_bytes "
                  "(4096)");
+    expect_error(MINIMAL "limits:\n  max_headers: 010\n",
+                 "t.yaml:9:16: max_headers must be written without leading zeros (got 010)");
+    expect_error(MINIMAL "limits:\n  max_headers: 0x10\n",
+                 "t.yaml:9:16: expected an integer for max_headers, got '0x10'");
+    expect_error(MINIMAL "limits:\n  max_headers: +10\n",
+                 "t.yaml:9:16: expected an integer for max_headers, got '+10'");
     expect_error(MINIMAL "redis:\n  timeout_ms: 0\n",
                  "t.yaml:9:15: timeout_ms out of range: 0 (expected 1..4294967295)");
 }
