@@ -37,6 +37,19 @@ static void sb_printf(struct sbuf *sb, const char *fmt, ...)
         sb->len += (size_t)n;
 }
 
+/* Appends <s> without formatting (the refusal path formats messages on every denial). */
+static void sb_puts(struct sbuf *sb, const char *s)
+{
+    size_t n = strlen(s);
+    if (sb->len + 1 < sb->cap) {
+        size_t room = sb->cap - sb->len - 1;
+        size_t k = n < room ? n : room;
+        memcpy(sb->buf + sb->len, s, k);
+        sb->buf[sb->len + k] = '\0';
+    }
+    sb->len += n;
+}
+
 static void sb_init(struct sbuf *sb, char *buf, size_t cap)
 {
     sb->buf = buf;
@@ -74,31 +87,25 @@ void pol_principal_init(struct pol_principal *p, enum pol_kind kind)
     p->kind = kind;
 }
 
-static int find_name(const char *const *names, const uint16_t *sorted, size_t n,
+static int find_name(const char *const *names, const struct pol_name_index *idx,
                      const char *name)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, names[sorted[mid]]);
-        if (c == 0)
-            return sorted[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    for (unsigned h = pol_name_slot(name); idx->slot[h]; h = (h + 1) & (POL_NAME_SLOTS - 1)) {
+        unsigned bit = idx->slot[h] - 1u;
+        if (strcmp(names[bit], name) == 0)
+            return (int)bit;
     }
     return -1;
 }
 
 int pol_policy_role_bit(const struct pol_policy *p, const char *name)
 {
-    return find_name(p->role_names, p->role_sorted, p->nroles, name);
+    return find_name(p->role_names, &p->role_index, name);
 }
 
 int pol_policy_scope_bit(const struct pol_policy *p, const char *name)
 {
-    return find_name(p->scope_names, p->scope_sorted, p->nscopes, name);
+    return find_name(p->scope_names, &p->scope_index, name);
 }
 
 int pol_principal_add_role(const struct pol_policy *p, struct pol_principal *pr,
@@ -255,17 +262,19 @@ static int alt_missing_count(const struct pol_alt *a, const struct pol_principal
 static void sep(struct sbuf *sb, size_t start)
 {
     if (sb->len > start)
-        sb_printf(sb, "; ");
+        sb_puts(sb, "; ");
 }
 
 /* Lists the names of the bits in <need> that <have> lacks: "'a'", "'a', 'b'". */
 static void missing_names(struct sbuf *sb, const struct pol_bitset *have,
-                          const struct pol_bitset *need, const char *const *names, size_t n)
+                          const struct pol_bitset *need, const char *const *names)
 {
     bool first = true;
-    for (size_t i = 0; i < n; i++) {
-        if (pol_bitset_test(need, (int)i) && !pol_bitset_test(have, (int)i)) {
-            sb_printf(sb, "%s'%s'", first ? "" : ", ", names[i]);
+    for (size_t w = 0; w < sizeof need->w / sizeof need->w[0]; w++) {
+        for (uint64_t m = need->w[w] & ~have->w[w]; m; m &= m - 1) {
+            sb_puts(sb, first ? "'" : ", '");
+            sb_puts(sb, names[w * 64 + (size_t)__builtin_ctzll(m)]);
+            sb_puts(sb, "'");
             first = false;
         }
     }
@@ -279,23 +288,23 @@ static void describe_alt_missing(struct sbuf *sb, const struct pol_policy *p,
     uint32_t flags = a->flags & ~pr->flags;
     if (flags & POL_FLAG_HAS_SSP_ACCESS) {
         sep(sb, start);
-        sb_printf(sb, "you need access to the Self-Service Portal (has_ssp_access)");
+        sb_puts(sb, "you need access to the Self-Service Portal (has_ssp_access)");
     }
     if (flags & POL_FLAG_IS_CALLER) {
         sep(sb, start);
-        sb_printf(sb, "you are not registered as a caller (is_caller)");
+        sb_puts(sb, "you are not registered as a caller (is_caller)");
     }
     int nroles = popcount_missing(&pr->roles, &a->roles);
     if (nroles) {
         sep(sb, start);
-        sb_printf(sb, "this page needs the role%s ", nroles > 1 ? "s" : "");
-        missing_names(sb, &pr->roles, &a->roles, p->role_names, p->nroles);
+        sb_puts(sb, nroles > 1 ? "this page needs the roles " : "this page needs the role ");
+        missing_names(sb, &pr->roles, &a->roles, p->role_names);
     }
     int nscopes = popcount_missing(&pr->scopes, &a->scopes);
     if (nscopes) {
         sep(sb, start);
-        sb_printf(sb, "this API needs the scope%s ", nscopes > 1 ? "s" : "");
-        missing_names(sb, &pr->scopes, &a->scopes, p->scope_names, p->nscopes);
+        sb_puts(sb, nscopes > 1 ? "this API needs the scopes " : "this API needs the scope ");
+        missing_names(sb, &pr->scopes, &a->scopes, p->scope_names);
     }
 }
 
@@ -326,18 +335,20 @@ static void describe_refusal(struct sbuf *sb, const struct pol_policy *p,
             best_missing = m;
         }
     }
-    if (best)
+    if (best) {
         describe_alt_missing(sb, p, best, pr);
-    else
-        sb_printf(sb, "%s cannot use this route", kind_plural(pr->kind));
+    } else {
+        sb_puts(sb, kind_plural(pr->kind));
+        sb_puts(sb, " cannot use this route");
+    }
 }
 
 static void describe_anonymous(struct sbuf *sb, enum pol_verdict v)
 {
     if (v == POL_NEED_LOGIN)
-        sb_printf(sb, "you need to log in");
+        sb_puts(sb, "you need to log in");
     else
-        sb_printf(sb, "this route needs a bearer token of an API account");
+        sb_puts(sb, "this route needs a bearer token of an API account");
 }
 
 /* ---- deciding ---- */

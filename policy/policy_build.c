@@ -481,17 +481,14 @@ static const char *put_string(char **cursor, const char *s)
     return out;
 }
 
-/* Fills <sorted> with 0..n-1 ordered by <names> (insertion sort: n <= 256, load time only,
- * and no comparator context in a global). */
-static void sort_index(uint16_t *sorted, const char **names, size_t n)
+/* Enters names[0..n) into <idx>; n <= 256 keeps the table at most half full. */
+static void index_names(struct pol_name_index *idx, const char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        size_t j = i;
-        while (j > 0 && strcmp(names[sorted[j - 1]], names[i]) > 0) {
-            sorted[j] = sorted[j - 1];
-            j--;
-        }
-        sorted[j] = (uint16_t)i;
+        unsigned h = pol_name_slot(names[i]);
+        while (idx->slot[h])
+            h = (h + 1) & (POL_NAME_SLOTS - 1);
+        idx->slot[h] = (uint16_t)(i + 1);
     }
 }
 
@@ -540,10 +537,8 @@ struct pol_policy *pol_builder_compile(struct pol_builder *b, char *err, size_t 
     p->alts = calloc(p->nalts ? p->nalts : 1, sizeof *p->alts);
     p->role_names = calloc(p->nroles ? p->nroles : 1, sizeof *p->role_names);
     p->scope_names = calloc(p->nscopes ? p->nscopes : 1, sizeof *p->scope_names);
-    p->role_sorted = calloc(p->nroles ? p->nroles : 1, sizeof *p->role_sorted);
-    p->scope_sorted = calloc(p->nscopes ? p->nscopes : 1, sizeof *p->scope_sorted);
     if (!p->strings || !p->routes || !p->rules || !p->alts || !p->role_names ||
-        !p->scope_names || !p->role_sorted || !p->scope_sorted) {
+        !p->scope_names) {
         nomem(b, nopos);
         pol_policy_free(p);
         p = NULL;
@@ -555,8 +550,8 @@ struct pol_policy *pol_builder_compile(struct pol_builder *b, char *err, size_t 
         p->role_names[i] = put_string(&cursor, b->roles.v[i].name);
     for (size_t i = 0; i < p->nscopes; i++)
         p->scope_names[i] = put_string(&cursor, b->scopes.v[i].name);
-    sort_index(p->role_sorted, p->role_names, p->nroles);
-    sort_index(p->scope_sorted, p->scope_names, p->nscopes);
+    index_names(&p->role_index, p->role_names, p->nroles);
+    index_names(&p->scope_index, p->scope_names, p->nscopes);
 
     /* Rules and alternatives keep the builder's order: each route's and each rule's children
      * were appended contiguously while it was the current one. */
@@ -610,8 +605,6 @@ void pol_policy_free(struct pol_policy *p)
     free(p->alts);
     free(p->role_names);
     free(p->scope_names);
-    free(p->role_sorted);
-    free(p->scope_sorted);
     free(p->strings);
     free(p);
 }

@@ -64,6 +64,23 @@ struct pol_route {
     struct pol_pos pos;
 };
 
+/* Name -> bit index: open addressing over a fixed table at most half full (<= 256 names);
+ * a slot holds bit + 1, 0 = empty. */
+#define POL_NAME_SLOTS 512
+
+struct pol_name_index {
+    uint16_t slot[POL_NAME_SLOTS];
+};
+
+/* FNV-1a over the NUL-terminated <s>, reduced to a slot number. */
+static inline unsigned pol_name_slot(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return (h ^ (h >> 16)) & (POL_NAME_SLOTS - 1);
+}
+
 struct pol_policy {
     struct pol_route *routes;       /* indexed by route id */
     size_t nroutes;                 /* highest id + 1 */
@@ -75,8 +92,8 @@ struct pol_policy {
     size_t nroles;
     const char **scope_names;
     size_t nscopes;
-    uint16_t *role_sorted;          /* bit indexes sorted by name, for binary search */
-    uint16_t *scope_sorted;
+    struct pol_name_index role_index;
+    struct pol_name_index scope_index;
     char *strings;                  /* one block holding every string above */
 };
 
