@@ -112,6 +112,27 @@ def test_sessions_list_and_revoke(r, ctl):
     assert r.cmd("GET", "not-our-prefix:key") == "keep me"
 
 
+def test_reads_redis_settings_from_config_file(r, ctl):
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write("listen: [127.0.0.1:8080]\nupstreams:\n  a:\n    servers: [127.0.0.1:9]\n"
+                "routes:\n  - path: /\n    upstream: a\n"
+                f"redis:\n  address: 127.0.0.1:{r.port}\n  key_prefix: \"cfgtest:\"\n")
+    try:
+        p = subprocess.run([ctl.exe, "-c", f.name, "person", "add", "--login", "fromconfig"],
+                           capture_output=True, text=True)
+        if "built without the config loader" in p.stderr:
+            print("  (skipped: onegatectl built without gateway/config.c)")
+            return
+        assert p.returncode == 0, p.stderr
+        assert r.cmd("HGET", "cfgtest:{dir}:idx:login", "fromconfig") is not None
+        assert not [k for k in r.all_keys() if k.startswith("og:")]
+    finally:
+        os.unlink(f.name)
+
+
 if __name__ == "__main__":
     run_tests([test_bootstrap_application_manager, test_flags_and_roles,
-               test_api_account_lifecycle, test_system_accounts, test_sessions_list_and_revoke])
+               test_api_account_lifecycle, test_system_accounts, test_sessions_list_and_revoke,
+               test_reads_redis_settings_from_config_file])
