@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "auth/admin_ops.h"
 #include "auth/directory.h"
 #include "auth/import_legacy.h"
 #include "auth/redis_client.h"
@@ -51,6 +52,8 @@ static int usage(void)
 "  sessions list PERSON | sessions revoke PERSON [--session KEY]\n"
 "  import FILE [--dry-run] [--match-email]\n"
 "  schema\n"
+"  admin-call METHOD PATH [QUERY] [--body-stdin]   (the admin API without HTTP; prints\n"
+"             the status line, then the JSON answer; exit 0 for 2xx)\n"
 "PERSON is an id, a login name or an email address. Roles: operator, application_manager,\n"
 "group:<name>. Redis settings come from the config file's redis: section (-c) or --redis.\n",
           stderr);
@@ -632,6 +635,40 @@ static int cmd_import(struct ctl *c, int argc, char **argv)
     return 0;
 }
 
+static int cmd_admin_call(struct ctl *c, int argc, char **argv)
+{
+    bool body_stdin = false;
+    const char *pos[3] = { 0 };
+    int npos = 0;
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--body-stdin") == 0)
+            body_stdin = true;
+        else if (npos < 3)
+            pos[npos++] = argv[k];
+        else
+            return usage();
+    }
+    if (npos < 2)
+        return usage();
+    json_t *body = NULL;
+    if (body_stdin) {
+        json_error_t je;
+        body = json_loadf(stdin, JSON_DECODE_ANY, &je);
+        if (!body) {
+            printf("400\n");
+            print_json(auth_admin_error("bad_request", "the request body is not JSON"));
+            return 4;
+        }
+    }
+    json_t *out = NULL;
+    auth_dir_set_actor(c->dir, "admin-call");
+    int status = auth_admin_dispatch(c->dir, pos[0], pos[1], pos[2], body, &out);
+    json_decref(body);
+    printf("%d\n", status);
+    print_json(out);
+    return status >= 200 && status < 300 ? 0 : 3;
+}
+
 static int parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 {
     const char *colon = strrchr(s, ':');
@@ -743,6 +780,8 @@ int main(int argc, char **argv)
         code = cmd_sessions(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "import") == 0)
         code = cmd_import(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "admin-call") == 0)
+        code = cmd_admin_call(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "schema") == 0) {
         int v = auth_dir_schema_version(c.dir, err, sizeof(err));
         code = v < 0 ? fail(v, err) : (printf("schema %d (this onegatectl: %d)\n", v,
