@@ -168,6 +168,52 @@ static bool person_valid(struct auth_import_plan *plan, struct auth_import_perso
     return true;
 }
 
+/* Sorted (key, index) pairs: the import handles 100k-record exports, so every "find the
+ * record with this key" is a binary search and every duplicate check a sort. */
+struct kv {
+    char *key;
+    size_t idx;
+};
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const struct kv *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static void kv_free(struct kv *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].key);
+    free(v);
+}
+
+/* Index of the first pair with <key>, or -1. */
+static long kv_find(const struct kv *v, size_t n, const char *key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(v[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(v[lo].key, key) == 0 ? (long)lo : -1;
+}
+
+/* Folded login (pass 0) or email (pass 1) of <p>, or NULL. New string. */
+static char *folded(const struct auth_import_person *p, int pass)
+{
+    char f[AUTH_EMAIL_MAX + 1], e[8];
+    const char *v = pass == 0 ? p->login : p->email;
+    if (!v)
+        return NULL;
+    int r = pass == 0 ? auth_login_normalize(v, f, e, sizeof(e)) : auth_email_normalize(v, f, e, sizeof(e));
+    return r ? NULL : strdup(f);
+}
+
 int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_plan **out,
                      char *err, size_t errlen)
 {
@@ -195,6 +241,8 @@ int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_pla
     size_t *links = calloc(cap + 1, sizeof(*links));
     unsigned char *excluded = calloc(cap + 1, sizeof(*excluded));   /* 1 invalid, 2 duplicate */
     long *op_target = calloc(plan->in_operators + 1, sizeof(*op_target));
+    struct kv *byid = NULL, *byemail = NULL;
+    size_t nbyid_free = 0, nbyemail_free = 0;
     int rc = 0;
     if (!plan->persons || !legacy_ids || !links || !excluded || !op_target) {
         rc = AUTH_DIR_ENOMEM;
@@ -208,14 +256,6 @@ int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_pla
         const char *lid = jstr(o, "id");
         if (!lid) {
             push_line(&plan->conflicts, &plan->nconflicts, "invalid: person #%zu has no id", idx);
-            continue;
-        }
-        bool dup = false;
-        for (size_t i = 0; i < plan->npersons && !dup; i++)
-            dup = strcmp(legacy_ids[i], lid) == 0;
-        if (dup) {
-            push_line(&plan->conflicts, &plan->nconflicts,
-                      "duplicate-id: person %s appears twice in the export", lid);
             continue;
         }
         struct auth_import_person *p = &plan->persons[plan->npersons];
@@ -238,6 +278,22 @@ int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_pla
         plan->npersons++;
     }
     size_t nlegacy = plan->npersons;
+    /* legacy person ids, sorted for lookups; an id used twice is a conflict (both dropped) */
+    byid = calloc(plan->in_persons + 1, sizeof(*byid));
+    if (!byid) {
+        rc = AUTH_DIR_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nlegacy; i++)
+        byid[i] = (struct kv){ strdup(legacy_ids[i]), i };
+    qsort(byid, nlegacy, sizeof(*byid), kv_cmp);
+    for (size_t i = 1; i < nlegacy; i++) {
+        if (strcmp(byid[i].key, byid[i - 1].key) == 0) {
+            push_line(&plan->conflicts, &plan->nconflicts,
+                      "duplicate-id: person %s appears more than once in the export", byid[i].key);
+            excluded[byid[i].idx] = excluded[byid[i - 1].idx] = 1;
+        }
+    }
 
     /* 2. operators: find each one's person */
     json_array_foreach(jo, idx, o) {
@@ -249,10 +305,8 @@ int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_pla
             continue;
         }
         if (pid) {
-            long t = -1;
-            for (size_t i = 0; i < nlegacy && t < 0; i++)
-                if (strcmp(legacy_ids[i], pid) == 0)
-                    t = (long)i;
+            long at = kv_find(byid, nlegacy, pid);
+            long t = at < 0 ? -1 : (long)byid[at].idx;
             if (t < 0) {
                 push_line(&plan->conflicts, &plan->nconflicts,
                           "dangling-link: operator %s names person %s, which is not in the "
@@ -265,17 +319,28 @@ int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_pla
         }
     }
     /* unlinked operators whose email matches an unlinked person */
+    size_t nbyemail = 0;
+    byemail = calloc(plan->in_persons + 1, sizeof(*byemail));
+    if (!byemail) {
+        rc = AUTH_DIR_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nlegacy; i++) {
+        char *f = folded(&plan->persons[i], 1);
+        if (f)
+            byemail[nbyemail++] = (struct kv){ f, i };
+    }
+    qsort(byemail, nbyemail, sizeof(*byemail), kv_cmp);
     json_array_foreach(jo, idx, o) {
         if (op_target[idx] != -1)
             continue;
         const char *em = jstr(o, "email");
-        char f1[AUTH_EMAIL_MAX + 1], f2[AUTH_EMAIL_MAX + 1], e[8];
+        char f1[AUTH_EMAIL_MAX + 1], e[8];
         if (!em || auth_email_normalize(em, f1, e, sizeof(e)))
             continue;
-        for (size_t i = 0; i < nlegacy; i++) {
-            struct auth_import_person *p = &plan->persons[i];
-            if (!p->email || auth_email_normalize(p->email, f2, e, sizeof(e)) || strcmp(f1, f2))
-                continue;
+        long at = kv_find(byemail, nbyemail, f1);
+        for (; at >= 0 && (size_t)at < nbyemail && strcmp(byemail[at].key, f1) == 0; at++) {
+            size_t i = byemail[at].idx;
             if (links[i] > 0 && !match_email)
                 continue;   /* person already has its operator: plain duplicate email */
             if (match_email) {
@@ -382,40 +447,36 @@ int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_pla
     }
     /* 3. duplicate logins / emails among the resulting persons: exclude every one involved */
     for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < plan->npersons; i++) {
-            char fi[AUTH_EMAIL_MAX + 1], fj[AUTH_EMAIL_MAX + 1], e[8];
-            struct auth_import_person *a = &plan->persons[i];
-            const char *vi = pass == 0 ? a->login : a->email;
-            if (excluded[i] || !vi)
-                continue;
-            int ri = pass == 0 ? auth_login_normalize(vi, fi, e, sizeof(e))
-                               : auth_email_normalize(vi, fi, e, sizeof(e));
-            if (ri)
-                continue;
-            bool first = true;
-            for (size_t j = i + 1; j < plan->npersons; j++) {
-                struct auth_import_person *b = &plan->persons[j];
-                const char *vj = pass == 0 ? b->login : b->email;
-                if (!vj || excluded[j])
-                    continue;
-                int rj = pass == 0 ? auth_login_normalize(vj, fj, e, sizeof(e))
-                                   : auth_email_normalize(vj, fj, e, sizeof(e));
-                if (rj || strcmp(fi, fj))
-                    continue;
-                if (first)
-                    push_line(&plan->conflicts, &plan->nconflicts, "duplicate-%s: \"%s\" is "
-                              "used by %s and %s; neither imported", pass == 0 ? "login" : "email",
-                              fi, a->sources, b->sources);
-                else
-                    push_line(&plan->conflicts, &plan->nconflicts, "duplicate-%s: \"%s\" is "
-                              "also used by %s; not imported", pass == 0 ? "login" : "email", fi,
-                              b->sources);
-                first = false;
-                excluded[j] = 2;
-            }
-            if (!first)
-                excluded[i] = 2;
+        struct kv *v = calloc(plan->npersons + 1, sizeof(*v));
+        size_t nv = 0;
+        if (!v) {
+            rc = AUTH_DIR_ENOMEM;
+            goto out;
         }
+        for (size_t i = 0; i < plan->npersons; i++) {
+            char *f = excluded[i] ? NULL : folded(&plan->persons[i], pass);
+            if (f)
+                v[nv++] = (struct kv){ f, i };
+        }
+        qsort(v, nv, sizeof(*v), kv_cmp);
+        for (size_t a = 0; a < nv;) {
+            size_t b = a + 1;
+            while (b < nv && strcmp(v[a].key, v[b].key) == 0)
+                b++;
+            if (b - a > 1) {
+                push_line(&plan->conflicts, &plan->nconflicts, "duplicate-%s: \"%s\" is used by "
+                          "%s and %s; neither imported", pass == 0 ? "login" : "email", v[a].key,
+                          plan->persons[v[a].idx].sources, plan->persons[v[a + 1].idx].sources);
+                for (size_t c = a + 2; c < b; c++)
+                    push_line(&plan->conflicts, &plan->nconflicts, "duplicate-%s: \"%s\" is "
+                              "also used by %s; not imported", pass == 0 ? "login" : "email",
+                              v[a].key, plan->persons[v[c].idx].sources);
+                for (size_t c = a; c < b; c++)
+                    excluded[v[c].idx] = 2;
+            }
+            a = b;
+        }
+        kv_free(v, nv);
     }
     /* compact: drop excluded persons */
     size_t k = 0;
@@ -483,6 +544,14 @@ int auth_import_plan(const json_t *doc, bool match_email, struct auth_import_pla
         }
     }
 out:
+    nbyid_free = byid ? plan->in_persons : 0;
+    nbyemail_free = byemail ? plan->in_persons : 0;
+    for (size_t i = 0; i < nbyid_free; i++)
+        free(byid[i].key);
+    for (size_t i = 0; i < nbyemail_free; i++)
+        free(byemail[i].key);
+    free(byid);
+    free(byemail);
     free(legacy_ids);
     free(links);
     free(excluded);
