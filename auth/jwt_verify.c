@@ -235,8 +235,8 @@ int auth_jwt_claims_check(const struct auth_jwt_claims *c, const struct auth_jwt
                           char *err, size_t errlen)
 {
     if (c->sub_type != o->expect)
-        return jwt_fail(err, errlen, AUTH_JWT_E_SUB_TYPE, "a %s token where an %s token is "
-                        "expected", auth_jwt_sub_type_name(c->sub_type),
+        return jwt_fail(err, errlen, AUTH_JWT_E_SUB_TYPE, "sub_type %s where %s is expected",
+                        auth_jwt_sub_type_name(c->sub_type),
                         auth_jwt_sub_type_name(o->expect));
     if (strcmp(c->iss, o->issuer) != 0)
         return jwt_fail(err, errlen, AUTH_JWT_E_ISSUER, "iss is not this gateway's issuer");
