@@ -179,6 +179,13 @@ START_TEST(test_kid_is_rfc7638_thumbprint)
     ck_assert_int_eq(auth_jwt_key_alg(k), AUTH_JWT_ALG_RS256);
     ck_assert(!auth_jwt_key_has_private(k));
     auth_jwt_key_free(k);
+    EVP_PKEY_free(pk);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(b);
+    BN_free(n);
+    BN_free(e);
+    free(path);
 }
 END_TEST
 
@@ -284,6 +291,7 @@ START_TEST(test_weak_or_unsupported_keys_refused)
     EVP_PKEY_free(small);
     EVP_PKEY_free(p384);
     EVP_PKEY_free(ed);
+    free(a), free(b), free(c);
 }
 END_TEST
 
