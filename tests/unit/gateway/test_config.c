@@ -670,6 +670,12 @@ START_TEST(fixtures)
             "(while parsing a flow sequence at 2:9)");
     fixture("bad_address.yaml", "7:9: bad address 'localhost:9101' for server (expected "
             "\"a.b.c.d:port\" or \"[v6]:port\"; no host names)");
+    fixture("bad_policy_unknown_role.yaml", "12:37: unknown role 'operatr' (not declared in "
+            "'roles:')");
+    fixture("bad_policy_public_access.yaml", "11:9: route /ssp/static/ is public (9:13) and "
+            "must not have access rules");
+    fixture("bad_policy_flag_kind.yaml", "13:42: flags apply to persons only, not to kind "
+            "'api_account'");
 }
 END_TEST
 
