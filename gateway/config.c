@@ -5,7 +5,7 @@
  * their marks) and walked against a small table-driven schema: each mapping is a `struct
  * section` listing its keys, each key a type (integer with range, string with a checker,
  * nested section, or a custom handler) and an offset into the struct being filled. A new
- * top-level section (auth:, sessions:, policy:, ...) is one more row in top_fields[] plus its
+ * top-level section (auth:, sessions:, jwt:, ...) is one more row in top_fields[] plus its
  * own section table. Every error is "FILE:LINE:COLUMN: message", 1-based, pointing at the
  * offending node. No global state: each load has its own struct loader.
  *

@@ -120,7 +120,9 @@ struct gw_config {
     struct pol_route_table *route_table; /* compiled from routes[] at load */
     /* The role policy compiled from `roles:`, `scopes:` and routes[].public/access at load
      * (docs/POLICY.md). Never NULL in a loaded config; route ids are indexes into routes[], the
-     * same ids route_table returns. Routes without `public`/`access` deny everyone. */
+     * same ids route_table returns. Routes without `public`/`access` deny everyone. Role and
+     * scope bits are per policy: principals are built against the config they are decided
+     * with (pol_principal_add_role(cfg->policy, ...)). */
     struct pol_policy *policy;
     struct gw_log_conf log;
     struct gw_redis_conf redis;
