@@ -287,7 +287,8 @@ static struct gw_worker *worker_new(int id, struct gw_rtconf *rt, char *err, siz
     event_config_free(ec);
     w->metrics = calloc(1, sizeof *w->metrics);
     w->access = calloc(1, sizeof *w->access);
-    if (!w->base || !w->metrics || !w->access)
+    w->hold = evbuffer_new();
+    if (!w->base || !w->metrics || !w->access || !w->hold)
         goto oom;
     if (getrandom(w->rng, sizeof w->rng, 0) != sizeof w->rng || (!w->rng[0] && !w->rng[1])) {
         w->rng[0] = (uint64_t)gw_now_us() ^ 0x9e3779b97f4a7c15ull;
@@ -339,6 +340,8 @@ fail:
         gw_pool_destroy(w);
         free(w->metrics);
         free(w->access);
+        if (w->hold)
+            evbuffer_free(w->hold);
         if (w->base)
             event_base_free(w->base);
         free(w);
@@ -437,6 +440,7 @@ void gw_workers_destroy(void)
         gw_pool_destroy(w);
         gw_wconf_unref(w->conf);
         gw_sbuf_free(&w->scratch);
+        evbuffer_free(w->hold);
         event_base_free(w->base);
         free(w->metrics);
         free(w->access);

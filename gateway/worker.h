@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <event2/buffer.h>
 
 #include "gateway/config.h"
 #include "gateway/log.h"
@@ -90,6 +91,7 @@ struct gw_worker {
     struct event access_ev;
     bool access_timer_on;
     struct gw_sbuf scratch;         /* reused for building heads */
+    struct evbuffer *hold;          /* a response head held until its first body bytes pass */
     uint64_t rng[2];                /* xorshift128+ for request ids */
     char date[40];                  /* IMF-fixdate, refreshed once a second */
     char iso[40];                   /* ISO 8601 second, for the access log */

@@ -186,14 +186,15 @@ static int pump_body(struct gw_req *r)
                 break;
         }
     }
-    if (!r->body_done && evbuffer_get_length(out) > GW_IO_HIGH_WATER) {
-        gw_conn_read_on(c, false);
-        r->client_paused = true;
-    }
+    if (r->body_done && r->px == GW_PX_SENDING && r->uc->state == GW_UC_BUSY)
+        gw_upconn_timer(r->uc, ucf(r)->response_timeout_ms);   /* the wait for the answer */
     return 0;
 }
 
-/* Sends whatever is queued for the upstream. Returns 0 or -1 (request ended). */
+/* Sends whatever is queued for the upstream, then applies backpressure: with more than
+ * GW_IO_HIGH_WATER still queued (EV_WRITE is then armed), the client is not read until
+ * gw_proxy_upstream_writable sees the queue below GW_IO_LOW_WATER. Returns 0 or -1 (request
+ * ended). */
 static int flush_upstream(struct gw_req *r)
 {
     if (!r->uc)
@@ -207,7 +208,21 @@ static int flush_upstream(struct gw_req *r)
         fail(r, 502, "upstream write failed");
         return -1;
     }
+    if (r->conn && !r->client_paused && gw_io_out_len(&r->uc->io) > GW_IO_HIGH_WATER &&
+        (r->px == GW_PX_TUNNEL || !r->body_done)) {
+        gw_conn_read_on(r->conn, false);
+        r->client_paused = true;
+    }
     return 0;
+}
+
+/* Resumes reading a paused client once the upstream queue is below the low watermark. */
+static void maybe_resume_client(struct gw_req *r)
+{
+    if (r->client_paused && r->conn && r->uc && gw_io_out_len(&r->uc->io) < GW_IO_LOW_WATER) {
+        r->client_paused = false;
+        gw_conn_read_on(r->conn, true);
+    }
 }
 
 /* The connection is usable: send head and body, start waiting for the response. */
@@ -224,7 +239,9 @@ static void start_sending(struct gw_req *r)
         return;
     if (flush_upstream(r) < 0)
         return;
-    gw_upconn_timer(r->uc, ucf(r)->response_timeout_ms);
+    maybe_resume_client(r);
+    /* Until the body is complete the client's body timer runs; then the response timer. */
+    gw_upconn_timer(r->uc, r->body_done ? ucf(r)->response_timeout_ms : 0);
     if (r->conn && !r->body_done)
         gw_conn_arm_timer(r->conn);
 }
@@ -350,10 +367,6 @@ void gw_proxy_client_data(struct gw_req *r)
         tunnel_move(&r->conn->io, &r->uc->io);
         if (flush_upstream(r) < 0)
             return;
-        if (gw_io_out_len(&r->uc->io) > GW_IO_HIGH_WATER) {
-            gw_conn_read_on(r->conn, false);
-            r->client_paused = true;
-        }
         gw_upconn_timer(r->uc, ucf(r)->read_timeout_ms);
         return;
     }
@@ -367,8 +380,12 @@ void gw_proxy_client_data(struct gw_req *r)
     }
     if (pump_body(r) < 0)
         return;
-    if (r->uc->state == GW_UC_BUSY)
+    if (r->uc->state == GW_UC_BUSY) {
         flush_upstream(r);
+    } else if (gw_io_out_len(&r->uc->io) > GW_IO_HIGH_WATER) {
+        gw_conn_read_on(r->conn, false);    /* still connecting: hold the client */
+        r->client_paused = true;
+    }
 }
 
 void gw_proxy_client_drained(struct gw_req *r)
@@ -424,9 +441,9 @@ static int resp_chunk_raw(void *arg, const char *data, size_t len)
 
 /* Moves response body from the upstream input to the client output. Returns true when the
  * body is complete, false when more is needed; -1 on a framing error (request ended). */
-static int move_body(struct gw_req *r, bool eof)
+static int move_body(struct gw_req *r, bool eof, struct evbuffer *out)
 {
-    struct evbuffer *in = r->uc->io.in, *out = r->conn->io.out;
+    struct evbuffer *in = r->uc->io.in;
     size_t before = evbuffer_get_length(out);
     int done = 0;
     switch (r->resp_in) {
@@ -608,7 +625,10 @@ static int handle_head(struct gw_req *r, const char *p, size_t hl)
         fail(r, 502, "out of memory building the response");
         return -1;
     }
-    gw_conn_send(c, w->scratch.p, w->scratch.len);
+    /* Held back until the first body bytes have been checked too: a response whose framing
+     * breaks right away still becomes a clean 502. */
+    evbuffer_add(w->hold, w->scratch.p, w->scratch.len);
+    r->bytes_out += w->scratch.len;
     evbuffer_drain(r->uc->io.in, hl);
     r->status = h.status;
     r->responded = true;
@@ -616,6 +636,7 @@ static int handle_head(struct gw_req *r, const char *p, size_t hl)
     if (!keep)
         c->close_after = true;
     if (h.status == 101) {
+        evbuffer_add_buffer(c->io.out, w->hold);
         start_tunnel(r);
         return -1;
     }
@@ -630,6 +651,7 @@ static void process_response(struct gw_req *r, bool eof)
         return;
     if (eof)
         r->up_eof_seen = true;
+    bool first = false;                     /* the head was parsed in this pass */
     while (r->px == GW_PX_SENDING) {
         struct evbuffer *in = r->uc->io.in;
         size_t len = evbuffer_get_length(in);
@@ -661,6 +683,7 @@ static void process_response(struct gw_req *r, bool eof)
         rc = handle_head(r, p, hl);
         if (rc < 0)
             return;
+        first = rc == 0;
     }
     if (r->px == GW_PX_TUNNEL) {
         tunnel_upstream_data(r, eof);
@@ -669,12 +692,23 @@ static void process_response(struct gw_req *r, bool eof)
     if (r->px != GW_PX_RESP_BODY)
         return;
     struct gw_conn *c = r->conn;
-    int done = move_body(r, eof);
+    struct evbuffer *hold = r->w->hold;
+    int done = move_body(r, eof, first ? hold : c->io.out);
     if (done < 0) {
+        if (first) {                        /* nothing of this response has left yet */
+            r->bytes_out -= evbuffer_get_length(hold);
+            evbuffer_drain(hold, evbuffer_get_length(hold));
+            r->responded = false;
+            r->status = 0;
+            fail(r, 502, "malformed response body framing");
+            return;
+        }
         gw_conn_flush(c);
         abort_client(r, "malformed chunked response body");
         return;
     }
+    if (first)
+        evbuffer_add_buffer(c->io.out, hold);
     if (done && gw_io_in_len(&r->uc->io) > 0)
         r->resp_keep_upstream = false;      /* bytes after the end of the response */
     if (gw_conn_flush(c) < 0)

@@ -167,8 +167,12 @@ static int split_target(struct gw_req *r, char *copy_area)
     } else {
         return -1;
     }
-    if (!r->host || !host_valid(r->host, r->host_len))
+    if (!r->host && r->http_minor == 0) {
+        r->host = "";                       /* HTTP/1.0 without Host: empty authority */
+        r->host_len = 0;
+    } else if (!r->host || !host_valid(r->host, r->host_len)) {
         return -1;
+    }
     const char *q = memchr(t, '?', n);
     size_t plen = q ? (size_t)(q - t) : n;
     r->path = copy_area;
