@@ -16,12 +16,18 @@ struct gw_upserver *gw_upserver_get(struct gw_worker *w, const struct gw_addr *a
 {
     struct gw_upserver *s;
     for (s = w->servers; s; s = s->next)
-        if (s->addr.len == addr->len && !memcmp(&s->addr.ss, &addr->ss, addr->len))
+        if (s->addr.len == addr->len && !memcmp(&s->addr.ss, &addr->ss, addr->len) &&
+            !strcmp(s->upstream, u->name))
             break;
     if (!s) {
         s = calloc(1, sizeof *s);
         if (!s)
             return NULL;
+        s->upstream = strdup(u->name);
+        if (!s->upstream) {
+            free(s);
+            return NULL;
+        }
         s->w = w;
         s->addr = *addr;
         s->next = w->servers;
@@ -252,6 +258,7 @@ void gw_pool_destroy(struct gw_worker *w)
     struct gw_upserver *s = w->servers, *next;
     for (; s; s = next) {
         next = s->next;
+        free(s->upstream);
         free(s);
     }
     w->servers = NULL;

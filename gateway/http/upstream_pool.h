@@ -29,8 +29,11 @@ struct gw_upconn {
     struct gw_upconn *next, *prev;  /* idle list */
 };
 
+/* Keyed by (upstream name, address): two upstreams naming the same address keep separate
+ * pools and limits, as each upstream block's settings say. */
 struct gw_upserver {
     struct gw_worker *w;
+    char *upstream;                 /* owned copy of the upstream's name */
     struct gw_addr addr;
     uint64_t fail_until_us;         /* passive health: skip until then */
     uint32_t nconns;                /* connecting + busy + idle */
@@ -41,7 +44,7 @@ struct gw_upserver {
     struct gw_upserver *next;       /* worker's list */
 };
 
-/* Finds or creates the worker's object for <addr>; limits are refreshed from <uc>. Returns
+/* Finds or creates the worker's object for <addr> in upstream <uc>; limits are refreshed from <uc>. Returns
  * NULL on ENOMEM. */
 struct gw_upserver *gw_upserver_get(struct gw_worker *w, const struct gw_addr *addr,
                                     const struct gw_upstream_conf *uc);
