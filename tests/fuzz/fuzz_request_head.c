@@ -2,7 +2,7 @@
  * through gw_head_find_end (all at once and split in two), gw_head_validate, gw_hp_parse_head,
  * the framing cross-checks, Connection tokens, the upstream head builder and a chunked body
  * decoder, checking the invariants the proxy relies on. */
-#include <assert.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,9 @@
 #include "gateway/http/head_check.h"
 #include "gateway/http/headers.h"
 #include "gateway/http/http_parse.h"
+
+/* Always on, whatever NDEBUG says: a broken invariant must stop the fuzzer. */
+#define CHECK(x) do { if (!(x)) { fprintf(stderr, "invariant failed: %s\n", #x); abort(); } } while (0)
 
 static int sink(void *arg, const char *d, size_t n)
 {
@@ -31,9 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc2 = gw_head_find_end(p, cut, &scan2, &lim, &hl2);
         if (rc2 == GW_HEAD_MORE)
             rc2 = gw_head_find_end(p, size, &scan2, &lim, &hl2);
-        assert(rc2 == rc || rc2 < 0 || rc < 0);
+        CHECK(rc2 == rc || rc2 < 0 || rc < 0);
         if (rc == GW_HEAD_DONE && rc2 == GW_HEAD_DONE)
-            assert(hl == hl2);
+            CHECK(hl == hl2);
     }
     /* Also try the response side on the raw bytes. */
     struct gw_hp_field fields[101];
@@ -43,10 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct gw_hp_chunked c;
         gw_hp_chunked_init(&c, false);
         ssize_t n = gw_hp_chunked_feed(&c, p, size, sink, NULL);
-        assert(n <= (ssize_t)size);
+        CHECK(n <= (ssize_t)size);
         return 0;
     }
-    assert(hl >= 4 && hl <= size && !memcmp(p + hl - 4, "\r\n\r\n", 4));
+    CHECK(hl >= 4 && hl <= size && !memcmp(p + hl - 4, "\r\n\r\n", 4));
     /* copy so that out-of-bounds reads past the head are caught by ASan */
     char *head = malloc(hl);
     if (!head)
@@ -56,13 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Strictly valid: no bare CR/LF, NUL or control byte other than HTAB anywhere. */
         for (size_t i = 0; i < hl; i++) {
             unsigned char ch = (unsigned char)head[i];
-            assert(ch != 0 && (ch >= 0x20 || ch == '\t' || ch == '\r' || ch == '\n') && ch != 0x7f);
+            CHECK(ch != 0 && (ch >= 0x20 || ch == '\t' || ch == '\r' || ch == '\n') && ch != 0x7f);
             if (ch == '\n')
-                assert(i > 0 && head[i - 1] == '\r');
+                CHECK(i > 0 && head[i - 1] == '\r');
         }
         if (gw_hp_parse_head(true, head, hl, false, &h, fields, 101, &why) == 0 &&
             gw_hdr_check_framing(fields, h.nfields, true, h.http_minor, &why) == 0) {
-            assert(!(h.chunked && h.has_content_length));
+            CHECK(!(h.chunked && h.has_content_length));
             struct gw_conn_tokens ct;
             gw_conn_tokens_parse(fields, h.nfields, &ct);
             struct gw_fwd_req f = {
@@ -77,13 +80,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             };
             struct gw_sbuf out = {0};
             gw_headers_build_upstream(&out, &f);
-            assert(out.oom || (out.len >= 4 && !memcmp(out.p + out.len - 4, "\r\n\r\n", 4)));
+            CHECK(out.oom || (out.len >= 4 && !memcmp(out.p + out.len - 4, "\r\n\r\n", 4)));
             gw_sbuf_free(&out);
             if (h.chunked) {
                 struct gw_hp_chunked c;
                 gw_hp_chunked_init(&c, true);
                 ssize_t n = gw_hp_chunked_feed(&c, p + hl, size - hl, sink, NULL);
-                assert(n <= (ssize_t)(size - hl));
+                CHECK(n <= (ssize_t)(size - hl));
             }
         }
     }
