@@ -158,10 +158,11 @@ char *gw_metrics_render(struct gw_metrics *const *w, size_t n, uint64_t conns_op
                      "# TYPE onegate_bytes_sent_total counter\n");
     snprintf(tmp, sizeof tmp, "onegate_bytes_sent_total %llu\n", (unsigned long long)bout);
     gw_sbuf_adds(&o, tmp);
+    gw_sbuf_add(&o, "", 1);                   /* NUL-terminated; not counted in *len */
     if (o.oom) {
         gw_sbuf_free(&o);
         return NULL;
     }
-    *len = o.len;
+    *len = o.len - 1;
     return o.p;
 }

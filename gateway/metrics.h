@@ -41,7 +41,7 @@ static inline void gw_metric_add(uint64_t *c, uint64_t v)
 void gw_metrics_count_request(struct gw_metrics *m, uint16_t route_id, int status);
 void gw_metrics_observe_upstream(struct gw_metrics *m, uint16_t upstream_id, uint64_t us);
 
-/* Renders Prometheus text for the given worker counters (summed) into a new malloc'd string
+/* Renders Prometheus text for the given worker counters (summed) into a new NUL-terminated malloc'd string
  * (caller frees) and its length; <conns_open> is the current open client connections. */
 char *gw_metrics_render(struct gw_metrics *const *workers, size_t n, uint64_t conns_open,
                         size_t *len);
