@@ -22,8 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+
+#include "auth/password.h"
 
 /* A config file larger than this is refused before parsing. */
 #define CONFIG_MAX_BYTES (16u * 1024 * 1024)
@@ -409,7 +412,7 @@ static int check_builtin_prefix(struct loader *L, const char *key, yaml_node_t *
     char b[64];
     size_t n = strlen(s);
     if (n < 1 || s[0] != '/' || s[n - 1] != '/')
-        return fail_at(L, node_pos(v), "builtin_prefix must start and end with '/' (got '%s')",
+        return fail_at(L, node_pos(v), "%s must start and end with '/' (got '%s')", key,
                        shown(s, n, b));
     return check_path_chars(L, key, v, s);
 }
@@ -1029,6 +1032,151 @@ static int field_redis(struct loader *L, const char *key, yaml_node_t *v, void *
     return 0;
 }
 
+/* -- admin (the admin API) -- */
+
+#define ADMIN_TOKEN_FILE_MAX 4096
+#define ADMIN_TOKEN_MIN_BYTES 32
+
+/* <path> as written, or resolved against the directory of the config file when relative.
+ * Returns a new string or NULL on ENOMEM. */
+static char *path_near_config(const struct loader *L, const char *path)
+{
+    const char *slash = strrchr(L->name, '/');
+    if (path[0] == '/' || !slash)
+        return strdup(path);
+    size_t dl = (size_t)(slash - L->name) + 1, pl = strlen(path);
+    char *out = malloc(dl + pl + 1);
+    if (out) {
+        memcpy(out, L->name, dl);
+        memcpy(out + dl, path, pl + 1);
+    }
+    return out;
+}
+
+/* `bootstrap_token_file`: reads the token now, so that a missing, unreadable, world-readable
+ * or too short file is an error at load (with the key's position) rather than a surprise at
+ * the first admin call. The token itself never appears in a message. */
+static int field_admin_token_file(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_admin_conf *a = base;
+    const char *s;
+    char b[64], buf[ADMIN_TOKEN_FILE_MAX + 1];
+    int rc = -1;
+
+    if (get_string(L, v, key, &s) < 0 || check_chars(L, key, v, s, false, true) < 0)
+        return -1;
+    char *path = path_near_config(L, s);
+    if (!path)
+        return fail_at(L, node_pos(v), "out of memory");
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        fail_at(L, node_pos(v), "cannot open %s '%s': %s", key, shown(s, strlen(s), b),
+                strerror(errno));
+        goto out;
+    }
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+        fail_at(L, node_pos(v), "%s '%s' must not be accessible to other users (chmod 600)",
+                key, shown(s, strlen(s), b));
+        goto out;
+    }
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    if (n > ADMIN_TOKEN_FILE_MAX) {
+        fail_at(L, node_pos(v), "%s '%s' is larger than %d bytes", key, shown(s, strlen(s), b),
+                ADMIN_TOKEN_FILE_MAX);
+        goto out;
+    }
+    size_t start = 0, end = n;
+    while (start < end && (buf[start] == ' ' || (buf[start] >= '\t' && buf[start] <= '\r')))
+        start++;
+    while (end > start && (buf[end - 1] == ' ' || (buf[end - 1] >= '\t' && buf[end - 1] <= '\r')))
+        end--;
+    for (size_t i = start; i < end; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            fail_at(L, node_pos(v), "%s '%s' must hold one token of visible ASCII characters",
+                    key, shown(s, strlen(s), b));
+            goto out;
+        }
+    }
+    if (end - start < ADMIN_TOKEN_MIN_BYTES) {
+        fail_at(L, node_pos(v), "the token in %s '%s' is shorter than %d characters (use e.g. "
+                "`openssl rand -hex 32`)", key, shown(s, strlen(s), b), ADMIN_TOKEN_MIN_BYTES);
+        goto out;
+    }
+    free(a->bootstrap_token_file);
+    a->bootstrap_token_file = path;
+    path = NULL;
+    if (a->bootstrap_token) {
+        explicit_bzero(a->bootstrap_token, strlen(a->bootstrap_token));
+        free(a->bootstrap_token);
+    }
+    a->bootstrap_token = strndup(buf + start, end - start);
+    rc = a->bootstrap_token ? 0 : fail_at(L, node_pos(v), "out of memory");
+out:
+    explicit_bzero(buf, sizeof(buf));
+    if (f)
+        fclose(f);
+    free(path);
+    return rc;
+}
+
+static const struct field admin_fields[] = {
+    { .key = "prefix", .type = F_STR, .offset = offsetof(struct gw_admin_conf, prefix),
+      .check = check_builtin_prefix },
+    { .key = "bootstrap_token_file", .type = F_CUSTOM, .fn = field_admin_token_file },
+};
+static const struct section admin_section = {
+    "in admin", admin_fields, sizeof(admin_fields) / sizeof(admin_fields[0]), NULL
+};
+
+/* -- auth (password hashing, work pool) -- */
+
+/* libsodium's own limits (parallelism 1, memory, iterations), reported at the offending key. */
+static int finish_argon2id(struct loader *L, yaml_node_t *map, void *base)
+{
+    const struct gw_auth_conf *a = base;
+    struct auth_pw_params p = { a->argon2_memory_kib, a->argon2_iterations,
+                                a->argon2_parallelism };
+    char msg[200];
+    if (auth_password_params_check(&p, msg, sizeof(msg)) == 0)
+        return 0;
+    const char *key = p.parallelism != 1 ? "parallelism"
+                      : strstr(msg, "memory") ? "memory_kib" : "iterations";
+    yaml_node_t *at = map_get(L, map, key);
+    return fail_at(L, node_pos(at ? at : map), "%s", msg);
+}
+
+static const struct field argon2id_fields[] = {
+    { .key = "memory_kib", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      argon2_memory_kib), .min = 8, .max = 4u * 1024 * 1024 },
+    { .key = "iterations", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      argon2_iterations), .min = 1, .max = 64 },
+    { .key = "parallelism", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      argon2_parallelism), .min = 1, .max = 255 },
+};
+static const struct section argon2id_section = {
+    "in auth.argon2id", argon2id_fields, sizeof(argon2id_fields) / sizeof(argon2id_fields[0]),
+    finish_argon2id
+};
+
+/* argon2id's keys fill struct gw_auth_conf directly: the nested mapping shares its base. */
+static int field_argon2id(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return parse_section(L, &argon2id_section, v, base, key);
+}
+
+static const struct field auth_fields[] = {
+    { .key = "argon2id", .type = F_CUSTOM, .fn = field_argon2id },
+    { .key = "work_threads", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      work_threads), .min = 1, .max = 64 },
+    { .key = "work_queue_max", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      work_queue_max), .min = 1, .max = 1000000 },
+};
+static const struct section auth_section = {
+    "in auth", auth_fields, sizeof(auth_fields) / sizeof(auth_fields[0]), NULL
+};
+
 /* -- top level -- */
 
 static int finish_top(struct loader *L, yaml_node_t *map, void *base);
@@ -1050,6 +1198,10 @@ static const struct field top_fields[] = {
     { .key = "redis", .type = F_CUSTOM, .fn = field_redis },
     { .key = "roles", .type = F_CUSTOM, .fn = field_roles },
     { .key = "scopes", .type = F_CUSTOM, .fn = field_scopes },
+    { .key = "admin", .type = F_SECTION, .offset = offsetof(struct gw_config, admin),
+      .section = &admin_section },
+    { .key = "auth", .type = F_SECTION, .offset = offsetof(struct gw_config, auth),
+      .section = &auth_section },
 };
 static const struct section top_section = {
     "at top level", top_fields, sizeof(top_fields) / sizeof(top_fields[0]), finish_top
@@ -1073,6 +1225,16 @@ static int finish_top(struct loader *L, yaml_node_t *map, void *base)
             return fail_at(L, L->route_upstream_pos[i], "route names unknown upstream '%s'",
                            r->upstream);
         r->upstream_index = u;
+    }
+
+    if (!strncmp(cfg->admin.prefix, cfg->builtin_prefix, strlen(cfg->builtin_prefix)) ||
+        !strncmp(cfg->builtin_prefix, cfg->admin.prefix, strlen(cfg->admin.prefix))) {
+        yaml_node_t *a = map_get(L, map, "admin");
+        yaml_node_t *at = a && a->type == YAML_MAPPING_NODE ? map_get(L, a, "prefix") : NULL;
+        if (!at)
+            at = map_get(L, map, "builtin_prefix");
+        return fail_at(L, node_pos(at ? at : map), "admin prefix '%s' and builtin_prefix '%s' "
+                       "must not contain one another", cfg->admin.prefix, cfg->builtin_prefix);
     }
 
     specs = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*specs));
@@ -1135,6 +1297,13 @@ static void config_defaults(struct gw_config *cfg)
     cfg->log.access_log_enabled = true;
     gw_addr_parse("127.0.0.1:6379", &cfg->redis.addr);
     cfg->redis.timeout_ms = 500;
+    cfg->auth = (struct gw_auth_conf){
+        .argon2_memory_kib = 19456,
+        .argon2_iterations = 2,
+        .argon2_parallelism = 1,
+        .work_threads = 2,
+        .work_queue_max = 1024,
+    };
 }
 
 /* Translates a libyaml parser failure into "FILE:LINE:COL: YAML syntax error: ...". */
@@ -1238,7 +1407,9 @@ struct gw_config *gw_config_load_string(const char *yaml, size_t len, const char
     cfg->builtin_prefix = strdup("/-/");
     cfg->server_name = strdup("onegate");
     cfg->redis.key_prefix = strdup("og:");
-    if (!cfg->path || !cfg->builtin_prefix || !cfg->server_name || !cfg->redis.key_prefix) {
+    cfg->admin.prefix = strdup("/admin/v1/");
+    if (!cfg->path || !cfg->builtin_prefix || !cfg->server_name || !cfg->redis.key_prefix ||
+        !cfg->admin.prefix) {
         fail_at(&L, (struct gw_conf_pos){ 1, 1 }, "out of memory");
         goto fail;
     }
@@ -1337,5 +1508,11 @@ void gw_config_free(struct gw_config *cfg)
     free(cfg->log.error_log);
     free(cfg->log.access_log);
     free(cfg->redis.key_prefix);
+    free(cfg->admin.prefix);
+    free(cfg->admin.bootstrap_token_file);
+    if (cfg->admin.bootstrap_token) {
+        explicit_bzero(cfg->admin.bootstrap_token, strlen(cfg->admin.bootstrap_token));
+        free(cfg->admin.bootstrap_token);
+    }
     free(cfg);
 }

@@ -103,6 +103,25 @@ struct gw_redis_conf {
     char *key_prefix;               /* default "og:" */
 };
 
+/* `admin:` — the admin API (docs/CONFIG.md#admin, docs/openapi-admin.yaml). */
+struct gw_admin_conf {
+    char *prefix;                   /* default "/admin/v1/"; starts and ends with '/' */
+    /* The contents of `bootstrap_token_file` (surrounding whitespace trimmed), or NULL when
+     * the key is absent. A secret: never logged; wiped when the config is freed. Accepted as
+     * "Authorization: Bearer <token>" (constant-time compare) from loopback clients. */
+    char *bootstrap_token;
+    char *bootstrap_token_file;     /* the path, for messages; NULL when absent */
+};
+
+/* `auth:` — password hashing and the work pool that runs it (and every directory call). */
+struct gw_auth_conf {
+    uint32_t argon2_memory_kib;     /* argon2id m; default 19456 (19 MiB) */
+    uint32_t argon2_iterations;     /* argon2id t; default 2 */
+    uint32_t argon2_parallelism;    /* argon2id p; must be 1 (libsodium) */
+    uint32_t work_threads;          /* auth_work_pool threads; default 2 */
+    uint32_t work_queue_max;        /* jobs waiting before 503; default 1024 */
+};
+
 struct gw_config {
     char *path;                     /* file it was loaded from */
     int workers;                    /* 0 in the file = number of online CPUs (resolved at load) */
@@ -126,6 +145,8 @@ struct gw_config {
     struct pol_policy *policy;
     struct gw_log_conf log;
     struct gw_redis_conf redis;
+    struct gw_admin_conf admin;
+    struct gw_auth_conf auth;
 };
 
 /* Loads and validates <path>. Returns a new config (caller frees with gw_config_free) or NULL

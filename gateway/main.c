@@ -11,12 +11,15 @@
 #include <event2/event.h>
 
 #include "gateway/config.h"
+#include "gateway/endpoints/admin_api.h"
 #include "gateway/log.h"
+#include "gateway/services.h"
 #include "gateway/worker.h"
 
 struct main_ctx {
     struct event_base *base;
     struct gw_rtconf *rt;           /* current configuration (main thread's reference) */
+    struct gw_services *svc;        /* auth work pool; outlives the workers' loops */
     char *path;
     bool stopping;
 };
@@ -45,6 +48,12 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     const struct gw_config *old = m->rt->cfg;
     if (cfg->nlisteners != old->nlisteners || cfg->workers != old->workers)
         GW_LOG(GW_LOG_WARN, "reload: listen and workers changes need a restart; ignored");
+    if (strcmp(cfg->admin.prefix, old->admin.prefix) != 0 ||
+        strcmp(cfg->redis.addr.text, old->redis.addr.text) != 0 ||
+        strcmp(cfg->redis.key_prefix, old->redis.key_prefix) != 0 ||
+        memcmp(&cfg->auth, &old->auth, sizeof cfg->auth) != 0)
+        GW_LOG(GW_LOG_WARN, "reload: admin.prefix, redis and auth changes need a restart; "
+               "ignored");
     struct gw_rtconf *rt = gw_rtconf_new(cfg);
     if (!rt) {
         GW_LOG(GW_LOG_ERROR, "reload failed: out of memory");
@@ -122,6 +131,13 @@ static int run(const char *path)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL;
+    /* the pool's threads inherit the blocked signals too */
+    if (gw_services_new(m.rt->cfg, &m.svc, err, sizeof err) != 0 ||
+        gw_admin_api_register(m.rt->cfg, m.svc) != 0) {
+        GW_LOG(GW_LOG_ERROR, "%s", m.svc ? "cannot register the admin API" : err);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        goto out;
+    }
     if (gw_workers_create(m.rt, nworkers, err, sizeof err) != 0) {
         GW_LOG(GW_LOG_ERROR, "%s", err);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -130,6 +146,8 @@ static int run(const char *path)
     m.base = event_base_new();
     if (!m.base) {
         GW_LOG(GW_LOG_ERROR, "cannot create the main event loop");
+        gw_services_free(m.svc);
+        m.svc = NULL;
         gw_workers_destroy();
         goto out;
     }
@@ -139,12 +157,16 @@ static int run(const char *path)
     if (!ev_hup || !ev_term || !ev_int || evsignal_add(ev_hup, NULL) || evsignal_add(ev_term, NULL) ||
         evsignal_add(ev_int, NULL)) {
         GW_LOG(GW_LOG_ERROR, "cannot install signal handlers");
+        gw_services_free(m.svc);
+        m.svc = NULL;
         gw_workers_destroy();
         goto out;
     }
     if (gw_workers_start() != 0) {
         gw_workers_drain();
         gw_workers_join();
+        gw_services_free(m.svc);
+        m.svc = NULL;
         gw_workers_destroy();
         goto out;
     }
@@ -154,6 +176,9 @@ static int run(const char *path)
                m.rt->cfg->listeners[i].addr.text, nworkers, nworkers == 1 ? "" : "s");
     event_base_dispatch(m.base);
     gw_workers_join();
+    /* last completions run here, while the workers' bases still exist */
+    gw_services_free(m.svc);
+    m.svc = NULL;
     gw_workers_destroy();
     GW_LOG(GW_LOG_INFO, "drained, exiting");
     rc = 0;
@@ -166,6 +191,7 @@ out:
         event_free(ev_int);
     if (m.base)
         event_base_free(m.base);
+    gw_services_free(m.svc);
     gw_rtconf_unref(m.rt);
     gw_log_close();
     free(m.path);

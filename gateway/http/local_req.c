@@ -78,6 +78,20 @@ bool gw_req_is_tls(const struct gw_req *r) { return false; }
 struct event_base *gw_req_base(const struct gw_req *r) { return r->w->base; }
 struct gw_worker *gw_req_worker(const struct gw_req *r) { return r->w; }
 bool gw_req_orphaned(const struct gw_req *r) { return r->conn == NULL; }
+const struct gw_config *gw_req_config(const struct gw_req *r) { return r->wc->cfg; }
+
+const char *gw_req_host(const struct gw_req *r, char *buf, size_t len)
+{
+    size_t n = r->host ? r->host_len : 0;
+    if (len == 0)
+        return buf;
+    if (n >= len)
+        n = len - 1;
+    if (n)
+        memcpy(buf, r->host, n);
+    buf[n] = '\0';
+    return buf;
+}
 
 const char *gw_req_header(const struct gw_req *r, const char *name)
 {
