@@ -122,6 +122,53 @@ struct gw_auth_conf {
     uint32_t work_queue_max;        /* jobs waiting before 503; default 1024 */
 };
 
+/* A portal a person can be sent to after login and switch to (sessions.portals). */
+struct gw_portal_conf {
+    char *name;                     /* [A-Za-z0-9_.-], unique */
+    char *title;                    /* shown in whoami and on the login page */
+    char *host;                     /* NULL = any host (same host as the login request) */
+    char *path;                     /* prefix; return_to must lie inside one portal's path */
+    struct gw_conf_pos pos;
+};
+
+/* Brute-force protection of the login (auth/throttle). Counters live in Redis and expire
+ * after window_ms; delays grow from delay_base_ms, doubling per failure past free_failures,
+ * up to delay_max_ms; lock_failures failures on one account (address_lock_failures from one
+ * client address) lock further attempts for lock_ms. */
+struct gw_throttle_conf {
+    uint32_t window_ms;             /* default 900000 (15 min) */
+    uint32_t free_failures;         /* default 3 */
+    uint32_t delay_base_ms;         /* default 250 */
+    uint32_t delay_max_ms;          /* default 8000 */
+    uint32_t lock_failures;         /* per account; default 10 */
+    uint32_t address_lock_failures; /* per client address; default 50 */
+    uint32_t lock_ms;               /* default 900000 */
+};
+
+/* `sessions:` — login sessions in Redis and their cookie (docs/CONFIG.md#sessions). */
+struct gw_sessions_conf {
+    char *cookie_name;              /* default "onegate_session"; "__Host-" prefixed over TLS */
+    uint32_t idle_timeout_ms;       /* sliding; default 1800000 (30 min) */
+    uint32_t absolute_timeout_ms;   /* since login; default 43200000 (12 h) */
+    uint32_t refresh_interval_ms;   /* idle expiry pushed at most this often; default 60000 */
+    bool insecure_dev_cookies;      /* plain-HTTP cookies without Secure, loopback only */
+    char *person_header;            /* added for the upstream; default "X-Onegate-Person" */
+    char **strip_headers;           /* more client headers to remove (lowercase) */
+    size_t nstrip_headers;
+    struct gw_portal_conf *portals; /* return_to targets and the whoami portal list */
+    size_t nportals;
+    struct gw_throttle_conf throttle;
+};
+
+/* `login:` — onegate's login endpoints: <prefix>login (page + form POST), <prefix>logout,
+ * <prefix>session (whoami, JSON). */
+struct gw_login_conf {
+    char *prefix;                   /* default "/-/" (the builtin prefix) */
+    char *template_path;            /* NULL = the built-in page */
+    char *template_text;            /* the template file's content, read at load */
+    char *page_title;               /* default "Sign in" */
+};
+
 struct gw_config {
     char *path;                     /* file it was loaded from */
     int workers;                    /* 0 in the file = number of online CPUs (resolved at load) */
@@ -147,6 +194,8 @@ struct gw_config {
     struct gw_redis_conf redis;
     struct gw_admin_conf admin;
     struct gw_auth_conf auth;
+    struct gw_sessions_conf sessions;
+    struct gw_login_conf login;
 };
 
 /* Loads and validates <path>. Returns a new config (caller frees with gw_config_free) or NULL

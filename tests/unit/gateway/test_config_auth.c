@@ -1,6 +1,7 @@
 /* tests/unit/gateway/test_config_auth.c — the config sections the admin API and the login
- * path read (gateway/config.c): `admin:` (prefix, bootstrap token file) and `auth:` (argon2id
- * parameters, work pool). Each error is checked with its exact "file:line:column: message".
+ * path read (gateway/config.c): `admin:` (prefix, bootstrap token file), `auth:` (argon2id
+ * parameters, work pool), `sessions:` (cookie, timeouts, portals, throttle) and `login:`
+ * (prefix, template). Each error is checked with its exact "file:line:column: message".
  * Token files are written to a private temp directory with the modes under test.
  */
 #include <check.h>
@@ -216,6 +217,157 @@ START_TEST(auth_errors)
 }
 END_TEST
 
+START_TEST(sessions_defaults_and_values)
+{
+    struct gw_config *cfg = expect_ok(MINIMAL);
+    ck_assert_str_eq(cfg->sessions.cookie_name, "onegate_session");
+    ck_assert_uint_eq(cfg->sessions.idle_timeout_ms, 1800000);
+    ck_assert_uint_eq(cfg->sessions.absolute_timeout_ms, 43200000);
+    ck_assert_uint_eq(cfg->sessions.refresh_interval_ms, 60000);
+    ck_assert(!cfg->sessions.insecure_dev_cookies);
+    ck_assert_str_eq(cfg->sessions.person_header, "X-Onegate-Person");
+    ck_assert_uint_eq(cfg->sessions.nportals, 0);
+    ck_assert_uint_eq(cfg->sessions.nstrip_headers, 0);
+    ck_assert_uint_eq(cfg->sessions.throttle.free_failures, 3);
+    ck_assert_uint_eq(cfg->sessions.throttle.lock_failures, 10);
+    ck_assert_str_eq(cfg->login.prefix, "/-/");
+    ck_assert_str_eq(cfg->login.page_title, "Sign in");
+    ck_assert_ptr_null(cfg->login.template_text);
+    gw_config_free(cfg);
+
+    cfg = expect_ok(MINIMAL
+        "sessions:\n"
+        "  cookie_name: og_s\n"
+        "  idle_timeout_ms: 2000\n"
+        "  absolute_timeout_ms: 5000\n"
+        "  refresh_interval_ms: 500\n"
+        "  insecure_dev_cookies: true\n"
+        "  person_header: X-Person\n"
+        "  strip_headers: [X-Remote-User, x-employee-ID]\n"
+        "  portals:\n"
+        "    - { name: ssp, title: Self-Service Portal, path: /ssp/ }\n"
+        "    - { name: operator, title: Operator portal, path: /operator/, host: ops.example }\n"
+        "  throttle: { window_ms: 60000, free_failures: 1, delay_base_ms: 10, delay_max_ms: 20,"
+        " lock_failures: 4, address_lock_failures: 9, lock_ms: 3000 }\n"
+        "login:\n  prefix: /auth/\n  page_title: Welcome to the portals\n");
+    ck_assert_str_eq(cfg->sessions.cookie_name, "og_s");
+    ck_assert_uint_eq(cfg->sessions.idle_timeout_ms, 2000);
+    ck_assert_uint_eq(cfg->sessions.absolute_timeout_ms, 5000);
+    ck_assert_uint_eq(cfg->sessions.refresh_interval_ms, 500);
+    ck_assert(cfg->sessions.insecure_dev_cookies);
+    ck_assert_str_eq(cfg->sessions.person_header, "X-Person");
+    ck_assert_uint_eq(cfg->sessions.nstrip_headers, 2);
+    ck_assert_str_eq(cfg->sessions.strip_headers[0], "x-remote-user");
+    ck_assert_str_eq(cfg->sessions.strip_headers[1], "x-employee-id");
+    ck_assert_uint_eq(cfg->sessions.nportals, 2);
+    ck_assert_str_eq(cfg->sessions.portals[0].title, "Self-Service Portal");
+    ck_assert_ptr_null(cfg->sessions.portals[0].host);
+    ck_assert_str_eq(cfg->sessions.portals[1].host, "ops.example");
+    ck_assert_str_eq(cfg->sessions.portals[1].path, "/operator/");
+    ck_assert_uint_eq(cfg->sessions.throttle.window_ms, 60000);
+    ck_assert_uint_eq(cfg->sessions.throttle.lock_failures, 4);
+    ck_assert_uint_eq(cfg->sessions.throttle.address_lock_failures, 9);
+    ck_assert_uint_eq(cfg->sessions.throttle.lock_ms, 3000);
+    ck_assert_str_eq(cfg->login.prefix, "/auth/");
+    ck_assert_str_eq(cfg->login.page_title, "Welcome to the portals");
+    gw_config_free(cfg);
+}
+END_TEST
+
+START_TEST(sessions_errors)
+{
+    expect_error(MINIMAL "sessions:\n  cookie: x\n",
+                 "t.yaml:9:3: unknown key 'cookie' in sessions (expected cookie_name, "
+                 "idle_timeout_ms, absolute_timeout_ms, refresh_interval_ms, insecure_dev_cookies, "
+                 "person_header, strip_headers, portals, throttle)");
+    expect_error(MINIMAL "sessions:\n  cookie_name: \"a b\"\n",
+                 "t.yaml:9:16: invalid cookie_name 'a b' (expected 1 to 64 token characters)");
+    expect_error(MINIMAL "sessions:\n  cookie_name: \"a;b\"\n",
+                 "t.yaml:9:16: invalid cookie_name 'a;b' (expected 1 to 64 token characters)");
+    expect_error(MINIMAL "sessions:\n  cookie_name: __Host-s\n",
+                 "t.yaml:9:16: cookie_name '__Host-s' must not carry a __Host-/__Secure- prefix "
+                 "(onegate adds __Host- over TLS)");
+    expect_error(MINIMAL "sessions:\n  idle_timeout_ms: 10\n",
+                 "t.yaml:9:20: idle_timeout_ms out of range: 10 (expected 1000..4294967295)");
+    expect_error(MINIMAL "sessions:\n  idle_timeout_ms: 60000\n  absolute_timeout_ms: 30000\n",
+                 "t.yaml:10:24: absolute_timeout_ms (30000) must not be less than "
+                 "idle_timeout_ms (60000)");
+    expect_error(MINIMAL "sessions:\n  idle_timeout_ms: 60000\n  refresh_interval_ms: 60000\n",
+                 "t.yaml:10:24: refresh_interval_ms (60000) must be less than idle_timeout_ms "
+                 "(60000)");
+    expect_error(MINIMAL "sessions:\n  insecure_dev_cookies: yes\n",
+                 "t.yaml:9:25: expected true or false for insecure_dev_cookies, got 'yes'");
+    expect_error("listen: [127.0.0.1:1, 0.0.0.0:2]\n" UPS ROUTES
+                 "sessions:\n  insecure_dev_cookies: true\n",
+                 "t.yaml:9:25: insecure_dev_cookies needs every listener on a loopback address "
+                 "(0.0.0.0:2 at 1:23 is not)");
+    expect_error(MINIMAL "sessions:\n  person_header: \"X Person\"\n",
+                 "t.yaml:9:18: invalid header name 'X Person' for person_header (expected 1 to "
+                 "64 token characters)");
+    expect_error(MINIMAL "sessions:\n  strip_headers: [X-Ok, \"X:Bad\"]\n",
+                 "t.yaml:9:25: invalid header name 'X:Bad' for strip_headers (expected 1 to 64 "
+                 "token characters)");
+    expect_error(MINIMAL "sessions:\n  strip_headers: X-One\n",
+                 "t.yaml:9:18: expected a list for strip_headers, got 'X-One'");
+    expect_error(MINIMAL "sessions:\n  portals:\n    - { name: a, path: /a/ }\n",
+                 "t.yaml:10:7: missing required key 'title' in portal");
+    expect_error(MINIMAL "sessions:\n  portals:\n    - { name: a, title: A, path: a/ }\n",
+                 "t.yaml:10:34: route path must start with '/' (got 'a/')");
+    expect_error(MINIMAL "sessions:\n  portals:\n    - { name: a, title: A, path: /a/, "
+                 "host: \"x:80\" }\n",
+                 "t.yaml:10:45: invalid host 'x:80' (expected a host name or address without "
+                 "port)");
+    expect_error(MINIMAL "sessions:\n  portals:\n    - { name: a, title: A, path: /a/ }\n"
+                 "    - { name: a, title: B, path: /b/ }\n",
+                 "t.yaml:11:7: duplicate portal 'a' (first at 10:7)");
+    expect_error(MINIMAL "sessions:\n  portals:\n    - { name: a, title: \"A\\tB\", path: /a/ }\n",
+                 "t.yaml:10:25: title must not contain control characters (got 'A?B')");
+    expect_error(MINIMAL "sessions:\n  throttle: { delay_base_ms: 100, delay_max_ms: 50 }\n",
+                 "t.yaml:9:49: delay_max_ms (50) must not be less than delay_base_ms (100)");
+    expect_error(MINIMAL "sessions:\n  throttle: { free_failures: 5, lock_failures: 5 }\n",
+                 "t.yaml:9:48: lock_failures (5) must be greater than free_failures (5)");
+    expect_error(MINIMAL "sessions:\n  throttle: { lock_ms: 1 }\n",
+                 "t.yaml:9:24: lock_ms out of range: 1 (expected 1000..4294967295)");
+}
+END_TEST
+
+START_TEST(login_template)
+{
+    char path[300], yaml[1024], want[600];
+    make_tmpdir();
+    write_file("login.html", "<h1>{{title}}</h1>{{error}}<form action=\"{{action}}\">"
+               "<input name=csrf value=\"{{csrf}}\">{{return_to}}{{username}}</form>{{portals}}",
+               0644, path, sizeof path);
+    snprintf(yaml, sizeof yaml, MINIMAL "login:\n  template: %s\n", path);
+    struct gw_config *cfg = expect_ok(yaml);
+    ck_assert_str_eq(cfg->login.template_path, path);
+    ck_assert_ptr_nonnull(strstr(cfg->login.template_text, "<h1>{{title}}</h1>"));
+    gw_config_free(cfg);
+
+    write_file("bad.html", "<p>\n{{action}}{{csrf}}\n{{user}}</p>", 0644, path, sizeof path);
+    snprintf(yaml, sizeof yaml, MINIMAL "login:\n  template: %s\n", path);
+    snprintf(want, sizeof want, "t.yaml:9:13: template '%s' line 3: unknown placeholder "
+             "'{{user}}' (use {{title}}, {{error}}, {{action}}, {{csrf}}, {{return_to}}, "
+             "{{username}}, {{portals}})", path);
+    expect_error(yaml, want);
+
+    write_file("nocsrf.html", "<form action=\"{{action}}\"></form>", 0644, path, sizeof path);
+    snprintf(yaml, sizeof yaml, MINIMAL "login:\n  template: %s\n", path);
+    snprintf(want, sizeof want, "t.yaml:9:13: template '%s' must contain {{action}} and "
+             "{{csrf}}", path);
+    expect_error(yaml, want);
+
+    expect_error(MINIMAL "login:\n  template: /nonexistent/login.html\n",
+                 "t.yaml:9:13: cannot open template '/nonexistent/login.html': No such file or "
+                 "directory");
+    expect_error(MINIMAL "login:\n  prefix: /auth\n",
+                 "t.yaml:9:11: prefix must start and end with '/' (got '/auth')");
+    expect_error(MINIMAL "login:\n  page: x\n",
+                 "t.yaml:9:3: unknown key 'page' in login (expected prefix, template, page_title)");
+    remove_tmpdir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config_auth");
@@ -225,6 +377,9 @@ int main(void)
     tcase_add_test(tc, relative_token_path);
     tcase_add_test(tc, admin_errors);
     tcase_add_test(tc, auth_errors);
+    tcase_add_test(tc, sessions_defaults_and_values);
+    tcase_add_test(tc, sessions_errors);
+    tcase_add_test(tc, login_template);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
