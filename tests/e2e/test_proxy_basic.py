@@ -190,6 +190,20 @@ class ProxyBasic(h.E2ECase):
             self.assertEqual(r.body, h.pattern_block(300000))
             self.assertEqual(c.request("GET", "/operator/echo").status, 200)
 
+    def test_medium_bodies_both_ways_keepalive(self):
+        # bodies larger than any socket or bufferevent buffer, several on one connection
+        with h.Conn(self.port, timeout=20) as c:
+            for size in (300000, 1 << 20, 3 << 20):
+                body = os.urandom(size)
+                r = c.request("POST", "/operator/echo", body=body)
+                self.assertEqual(r.status, 200)
+                e = r.json()
+                self.assertEqual((e["body_bytes"], e["body_sha256"]), (size, sha(body)))
+                r = c.request("GET", "/operator/download?bytes=%d" % size)
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.framing, "length")
+                self.assertEqual(r.body, h.pattern_block(size))
+
     def test_close_delimited_upstream_reframed(self):
         with h.Conn(self.port) as c:
             r = c.request("GET", "/operator/nolength?bytes=50000")
