@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# bench/bench_proxy.sh — onegate against nginx as a reverse proxy, same upstream, same load.
+#
+# Starts one demo-portal upstream, nginx (Debian package: 1 worker, upstream keepalive pool of
+# 32, HTTP/1.1 to the upstream, no access log) and onegate (1 worker, access log off) in front
+# of it on loopback, then:
+#   1. memory per idle client connection (bench/idle_conns.py: IDLE_CONNS keep-alive
+#      connections, VmRSS before/after), on freshly started proxies;
+#   2. ROUNDS interleaved wrk rounds (nginx first in odd rounds, onegate first in even ones):
+#      requests/s, p50, p99, and CPU microseconds per request from /proc/PID/stat
+#      utime+stime over the round divided by the requests wrk completed;
+#   3. system calls per request: strace -c -f attached to each proxy during a wrk run of
+#      STRACE_DURATION seconds, total calls divided by the requests wrk completed;
+# and prints per-round figures, medians, ratios onegate/nginx and a summary block for
+# docs/PERFORMANCE.md (bench/bench_summary.py).
+#
+# CPU pinning (2-core machine): the proxy under test runs alone on PROXY_CPU (default 0);
+# wrk and the upstream share LOAD_CPU (default 1). The proxy is the only thing measured, so it
+# gets a core to itself; the "CPU%" column shows whether it was the bottleneck (near 100%).
+#
+# Environment: ROUNDS (10), DURATION (5 s per wrk run), CONNS (50), WARMUP (2 s),
+#   IDLE_CONNS (2000), STRACE_DURATION (3 s), PROXY_CPU (0), LOAD_CPU (1),
+#   BENCH_PATH (/bench/status?code=200: identical small response through both proxies),
+#   ONEGATE_BUILD_DIR (build), KEEP_TMP=1 keeps the temp dir with raw results,
+#   SUMMARY_FILE=path also writes the final report there,
+#   BENCH_DRY_RUN=1 runs a second nginx in onegate's place (to test this script).
+# Everything started here is stopped by pid on exit. Not a test: run it on an idle machine.
+set -eu -o pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${ONEGATE_BUILD_DIR:-build}
+ROUNDS=${ROUNDS:-10}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-50}
+WARMUP=${WARMUP:-2}
+IDLE_CONNS=${IDLE_CONNS:-2000}
+STRACE_DURATION=${STRACE_DURATION:-3}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BENCH_PATH=${BENCH_PATH:-/bench/status?code=200}
+PORTAL="$BUILD/deploy/demo-portal/demo-portal"
+ONEGATE="$BUILD/gateway/onegate"
+NGINX=${NGINX:-/usr/sbin/nginx}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for tool in wrk strace taskset python3 curl; do
+  command -v "$tool" >/dev/null || die "$tool not installed"
+done
+[ -x "$NGINX" ] || die "nginx not found at $NGINX (apt-get install nginx-light or nginx)"
+[ -x "$PORTAL" ] || die "demo-portal not built: $PORTAL (cmake --build $BUILD)"
+if [ -n "${BENCH_DRY_RUN:-}" ]; then
+  ONEGATE_LABEL="nginx#2"
+else
+  [ -x "$ONEGATE" ] || die "onegate not built: $ONEGATE (or BENCH_DRY_RUN=1 to test the script)"
+  ONEGATE_LABEL="onegate"
+fi
+
+TMP=$(mktemp -d /tmp/onegate-bench.XXXXXX)
+RES="$TMP/results"
+mkdir -p "$RES"
+PIDS=()        # everything we started, stopped in reverse order
+STRACE_PID=""
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$STRACE_PID" ]; then kill -INT "$STRACE_PID" 2>/dev/null || true; fi
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
+  done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    wait "${PIDS[$i]}" 2>/dev/null || true
+  done
+  if [ -n "${KEEP_TMP:-}" ]; then log "raw results kept in $TMP"; else rm -rf "$TMP"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Three free loopback ports (bound together so they differ, then released).
+read -r UP_PORT NGX_PORT OG_PORT < <(python3 - <<'EOF'
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+EOF
+)
+
+wait_port() { # PORT PID NAME — until PORT accepts, or fail if PID died / 10 s passed
+  local port=$1 pid=$2 name=$3 i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || die "$name exited during start-up (see $TMP)"
+    sleep 0.1
+  done
+  die "$name did not open port $port"
+}
+
+cpu_ticks() { # PID — utime+stime of the whole process, in clock ticks
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+# ---- upstream ----------------------------------------------------------------------------
+taskset -c "$LOAD_CPU" "$PORTAL" --listen "127.0.0.1:$UP_PORT" --title "Bench portal" --quiet \
+  >"$TMP/portal.log" 2>&1 &
+PIDS+=($!)
+wait_port "$UP_PORT" "$!" demo-portal
+
+# ---- nginx -------------------------------------------------------------------------------
+start_nginx() { # NAME PORT — sets STARTED_PID to the master pid (worker: nginx_worker)
+  local name=$1 port=$2 dir="$TMP/$1"
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<EOF
+# generated by bench/bench_proxy.sh
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  keepalive_requests 1000000;
+  upstream bench {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  taskset -c "$PROXY_CPU" "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
+    >"$dir/stdout.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+nginx_worker() { # MASTER_PID — the single worker's pid
+  local i w
+  for ((i = 0; i < 50; i++)); do
+    w=$(cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}')
+    [ -n "$w" ] && { echo "$w"; return 0; }
+    sleep 0.1
+  done
+  die "no nginx worker under $1"
+}
+
+start_nginx nginx "$NGX_PORT"
+NGX_MASTER=$STARTED_PID
+wait_port "$NGX_PORT" "$NGX_MASTER" nginx
+NGX_PID=$(nginx_worker "$NGX_MASTER")
+
+# ---- onegate -----------------------------------------------------------------------------
+if [ -n "${BENCH_DRY_RUN:-}" ]; then
+  start_nginx nginx2 "$OG_PORT"
+  OG_MASTER=$STARTED_PID
+  wait_port "$OG_PORT" "$OG_MASTER" "nginx#2"
+  OG_PID=$(nginx_worker "$OG_MASTER")
+else
+  mkdir -p "$TMP/onegate"
+  cat >"$TMP/onegate/onegate.yaml" <<EOF
+# generated by bench/bench_proxy.sh (format: deploy/onegate.example.yaml)
+workers: 1
+listen:
+  - 127.0.0.1:$OG_PORT
+limits:
+  max_connections: 19000
+  keepalive_timeout_ms: 75000
+upstreams:
+  bench:
+    servers: [127.0.0.1:$UP_PORT]
+    max_idle_per_server: 32
+routes:
+  - path: /
+    upstream: bench
+log:
+  level: warn
+  error_log: $TMP/onegate/error.log
+  access_log: off
+EOF
+  "$ONEGATE" --check-config "$TMP/onegate/onegate.yaml" >/dev/null ||
+    die "onegate rejects the generated config $TMP/onegate/onegate.yaml"
+  taskset -c "$PROXY_CPU" "$ONEGATE" -c "$TMP/onegate/onegate.yaml" >"$TMP/onegate/stdout.log" 2>&1 &
+  OG_PID=$!
+  PIDS+=("$OG_PID")
+  wait_port "$OG_PORT" "$OG_PID" onegate
+fi
+
+declare -A PORT_OF=([nginx]=$NGX_PORT [onegate]=$OG_PORT)
+declare -A PID_OF=([nginx]=$NGX_PID [onegate]=$OG_PID)
+
+# ---- sanity: the same answer through both --------------------------------------------------
+for t in nginx onegate; do
+  code=$(curl -s -o "$TMP/sanity-$t.body" -w '%{http_code}' "http://127.0.0.1:${PORT_OF[$t]}$BENCH_PATH")
+  [ "$code" = 200 ] || die "$t answered $code for $BENCH_PATH"
+done
+cmp -s "$TMP/sanity-nginx.body" "$TMP/sanity-onegate.body" || die "different bodies via nginx and onegate"
+BODY_BYTES=$(wc -c <"$TMP/sanity-nginx.body")
+
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "rounds=$ROUNDS"
+  echo "duration=$DURATION"
+  echo "conns=$CONNS"
+  echo "path=$BENCH_PATH"
+  echo "body_bytes=$BODY_BYTES"
+  echo "proxy_cpu=$PROXY_CPU"
+  echo "load_cpu=$LOAD_CPU"
+  echo "clk_tck=$(getconf CLK_TCK)"
+  echo "onegate_label=$ONEGATE_LABEL"
+  echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+  og_version=$([ -n "${BENCH_DRY_RUN:-}" ] && echo "dry run" || "$ONEGATE" --version 2>&1 | head -1)
+  echo "versions=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), ${og_version}, $(wrk --version 2>&1 | head -1 | awk '{print "wrk", $2}'), Linux $(uname -r), $(nproc) CPUs"
+} >"$RES/meta.txt"
+log "upstream :$UP_PORT  nginx :$NGX_PORT (worker $NGX_PID)  $ONEGATE_LABEL :$OG_PORT (pid $OG_PID)"
+
+# ---- 1. memory per idle connection (fresh processes) --------------------------------------
+for t in nginx onegate; do
+  log "idle connections: $IDLE_CONNS to $t"
+  taskset -c "$LOAD_CPU" python3 bench/idle_conns.py --port "${PORT_OF[$t]}" --pid "${PID_OF[$t]}" \
+    --count "$IDLE_CONNS" --path "$BENCH_PATH" >"$RES/mem-$t.txt" ||
+    log "idle connection test failed for $t"
+  sleep 1
+done
+
+# ---- 2. interleaved wrk rounds -------------------------------------------------------------
+run_wrk() { # TARGET SECONDS OUTFILE
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$2s" --latency \
+    "http://127.0.0.1:${PORT_OF[$1]}$BENCH_PATH" >"$3" 2>&1
+}
+for t in nginx onegate; do
+  log "warm-up $t ${WARMUP}s"
+  run_wrk "$t" "$WARMUP" "$RES/warmup-$t.wrk"
+done
+: >"$RES/rounds.tsv"
+for ((r = 1; r <= ROUNDS; r++)); do
+  if ((r % 2)); then order="nginx onegate"; else order="onegate nginx"; fi
+  for t in $order; do
+    out="$RES/round$(printf %02d "$r")-$t.wrk"
+    before=$(cpu_ticks "${PID_OF[$t]}")
+    run_wrk "$t" "$DURATION" "$out"
+    after=$(cpu_ticks "${PID_OF[$t]}")
+    printf '%d\t%s\t%d\t%s\n' "$r" "$t" $((after - before)) "$out" >>"$RES/rounds.tsv"
+    log "round $r $t: $(grep -E '^Requests/sec' "$out" | awk '{print $2}') req/s"
+    sleep 1
+  done
+done
+
+# ---- 3. system calls per request -----------------------------------------------------------
+for t in nginx onegate; do
+  log "strace -c on $t during a ${STRACE_DURATION}s wrk run"
+  taskset -c "$LOAD_CPU" strace -c -f -o "$RES/strace-$t.txt" -p "${PID_OF[$t]}" \
+    2>"$RES/strace-$t.log" &
+  STRACE_PID=$!
+  for ((i = 0; i < 50; i++)); do
+    grep -q attached "$RES/strace-$t.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  sleep 0.5
+  run_wrk "$t" "$STRACE_DURATION" "$RES/strace-$t.wrk"
+  sleep 0.2
+  kill -INT "$STRACE_PID"
+  wait "$STRACE_PID" || true
+  STRACE_PID=""
+done
+
+# ---- report --------------------------------------------------------------------------------
+echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/meta.txt"
+if [ -n "${SUMMARY_FILE:-}" ]; then
+  python3 bench/bench_summary.py "$RES" | tee "$SUMMARY_FILE"
+else
+  python3 bench/bench_summary.py "$RES"
+fi

@@ -1,0 +1,1110 @@
+/* gateway/config.c — loads onegate's YAML configuration into struct gw_config (config.h).
+ *
+ * The only file that touches libyaml. Runs at start-up, for --check-config and on SIGHUP;
+ * never on the request path. The document is loaded with libyaml's document API (nodes keep
+ * their marks) and walked against a small table-driven schema: each mapping is a `struct
+ * section` listing its keys, each key a type (integer with range, string with a checker,
+ * nested section, or a custom handler) and an offset into the struct being filled. A new
+ * top-level section (auth:, sessions:, policy:, ...) is one more row in top_fields[] plus its
+ * own section table. Every error is "FILE:LINE:COLUMN: message", 1-based, pointing at the
+ * offending node. No global state: each load has its own struct loader.
+ */
+#include "gateway/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* A config file larger than this is refused before parsing. */
+#define CONFIG_MAX_BYTES (16u * 1024 * 1024)
+#define WORKERS_MAX 256
+
+struct loader {
+    const char *name;               /* file name used in messages */
+    const char *input;              /* the whole document (for reader-error positions) */
+    size_t inlen;
+    char *err;
+    size_t errlen;
+    yaml_document_t *doc;
+    struct gw_config *cfg;
+    struct gw_conf_pos *route_upstream_pos; /* where each route's `upstream` value is */
+};
+
+/* ---- errors ---- */
+
+static struct gw_conf_pos mark_pos(yaml_mark_t m)
+{
+    return (struct gw_conf_pos){ .line = (int)m.line + 1, .col = (int)m.column + 1 };
+}
+
+static struct gw_conf_pos node_pos(const yaml_node_t *n)
+{
+    return mark_pos(n->start_mark);
+}
+
+/* Writes "FILE:LINE:COL: message" into the caller's buffer. Always returns -1. */
+__attribute__((format(printf, 3, 4)))
+static int fail_at(struct loader *L, struct gw_conf_pos pos, const char *fmt, ...)
+{
+    if (!L->err || L->errlen == 0)
+        return -1;
+    int n = snprintf(L->err, L->errlen, "%s:%d:%d: ", L->name, pos.line, pos.col);
+    if (n >= 0 && (size_t)n < L->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Copies <s> (length <len>) for quoting in a message: at most 60 bytes, non-printable
+ * bytes shown as '?', so that a hostile file cannot put control characters into logs. */
+static const char *shown(const char *s, size_t len, char buf[64])
+{
+    size_t n = len > 60 ? 60 : len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (len > 60) {
+        buf[57] = buf[58] = buf[59] = '.';
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ---- node helpers ---- */
+
+static yaml_node_t *node_at(struct loader *L, int index)
+{
+    return yaml_document_get_node(L->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* A plain (unquoted) scalar that YAML means as null: "", "~", "null". */
+static bool is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = scalar(n);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+           !strcmp(s, "NULL");
+}
+
+/* Describes what a node is, for "expected X, got Y". */
+static const char *describe(const yaml_node_t *n, char buf[80])
+{
+    char s[64];
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_SCALAR_NODE:
+        if (is_null(n))
+            return "nothing (null)";
+        snprintf(buf, 80, "'%s'", shown(scalar(n), n->data.scalar.length, s));
+        return buf;
+    default:
+        return "nothing";
+    }
+}
+
+static int want_type(struct loader *L, const yaml_node_t *n, yaml_node_type_t type,
+                     const char *what, const char *key)
+{
+    char d[80];
+    if (n->type == type && !(type == YAML_SCALAR_NODE && is_null(n)))
+        return 0;
+    return fail_at(L, node_pos(n), "expected %s for %s, got %s", what, key, describe(n, d));
+}
+
+/* Gets a string value: a non-null scalar without NUL bytes. Returns 0 and sets *out
+ * (borrowed from the document), or -1 with the error written. */
+static int get_string(struct loader *L, const yaml_node_t *n, const char *key, const char **out)
+{
+    if (want_type(L, n, YAML_SCALAR_NODE, "a string", key) < 0)
+        return -1;
+    if (strlen(scalar(n)) != n->data.scalar.length)
+        return fail_at(L, node_pos(n), "%s contains a NUL byte", key);
+    *out = scalar(n);
+    return 0;
+}
+
+/* Gets an unsigned integer in [min, max] from a plain decimal scalar. Returns 0 or -1. */
+static int get_uint(struct loader *L, const yaml_node_t *n, const char *key, uint64_t min,
+                    uint64_t max, uint64_t *out)
+{
+    char d[80], s[64];
+    if (n->type != YAML_SCALAR_NODE || is_null(n) ||
+        n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return fail_at(L, node_pos(n), "expected an integer for %s, got %s", key,
+                       n->type == YAML_SCALAR_NODE && !is_null(n) ? "a quoted string"
+                                                                  : describe(n, d));
+    const char *p = scalar(n);
+    size_t len = n->data.scalar.length;
+    if (p[0] == '-' && len > 1 && p[1] >= '0' && p[1] <= '9')
+        return fail_at(L, node_pos(n), "%s must not be negative (got %s)", key,
+                       shown(p, len, s));
+    /* YAML 1.1 reads 010 as octal 8; refuse the ambiguity rather than pick a meaning */
+    if (len > 1 && p[0] == '0' && strspn(p, "0123456789") == len)
+        return fail_at(L, node_pos(n), "%s must be written without leading zeros (got %s)", key,
+                       shown(p, len, s));
+    uint64_t v = 0;
+    bool overflow = false;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return fail_at(L, node_pos(n), "expected an integer for %s, got '%s'", key,
+                           shown(p, len, s));
+        unsigned digit = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            overflow = true;
+        else
+            v = v * 10 + digit;
+    }
+    if (overflow || v < min || v > max)
+        return fail_at(L, node_pos(n), "%s out of range: %s (expected %llu..%llu)", key,
+                       shown(p, len, s), (unsigned long long)min, (unsigned long long)max);
+    *out = v;
+    return 0;
+}
+
+/* Fails on the second occurrence of a key in mapping <map>. Keys must be strings. */
+static int check_keys(struct loader *L, yaml_node_t *map)
+{
+    yaml_node_pair_t *start = map->data.mapping.pairs.start, *top = map->data.mapping.pairs.top;
+    for (yaml_node_pair_t *p = start; p < top; p++) {
+        yaml_node_t *k = node_at(L, p->key);
+        char s[64];
+        if (!k || k->type != YAML_SCALAR_NODE || is_null(k) ||
+            strlen(scalar(k)) != k->data.scalar.length)
+            return fail_at(L, k ? node_pos(k) : node_pos(map), "mapping keys must be strings");
+        for (yaml_node_pair_t *q = start; q < p; q++) {
+            yaml_node_t *k2 = node_at(L, q->key);
+            if (!strcmp(scalar(k), scalar(k2))) {
+                struct gw_conf_pos first = node_pos(k2);
+                return fail_at(L, node_pos(k), "duplicate key '%s' (first at %d:%d)",
+                               shown(scalar(k), k->data.scalar.length, s), first.line,
+                               first.col);
+            }
+        }
+    }
+    return 0;
+}
+
+/* The value node of <key> in mapping <map>, or NULL. */
+static yaml_node_t *map_get(struct loader *L, yaml_node_t *map, const char *key)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node_at(L, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key))
+            return node_at(L, p->value);
+    }
+    return NULL;
+}
+
+/* ---- the schema ---- */
+
+enum field_type {
+    F_U32,          /* uint32_t at offset, range [min, max] */
+    F_U64,          /* uint64_t at offset, range [min, max] */
+    F_STR,          /* char * at offset (replaces a default), checked by <check> */
+    F_SECTION,      /* nested mapping described by <section>, struct at offset */
+    F_CUSTOM,       /* <fn> does everything */
+};
+
+struct section;
+typedef int field_fn(struct loader *L, const char *key, yaml_node_t *value, void *base);
+typedef int str_check_fn(struct loader *L, const char *key, yaml_node_t *value, const char *s);
+
+struct field {
+    const char *key;
+    enum field_type type;
+    size_t offset;
+    bool required;
+    uint64_t min, max;
+    str_check_fn *check;
+    const struct section *section;
+    field_fn *fn;
+};
+
+struct section {
+    const char *where;              /* "in route", "at top level": used in messages */
+    const struct field *fields;
+    size_t nfields;
+    /* runs after every key was read; <map> is the mapping node */
+    int (*finish)(struct loader *L, yaml_node_t *map, void *base);
+};
+
+static int parse_section(struct loader *L, const struct section *sec, yaml_node_t *map,
+                         void *base, const char *key);
+
+static int set_field(struct loader *L, const struct field *f, yaml_node_t *v, void *base)
+{
+    void *dst = (char *)base + f->offset;
+    uint64_t u;
+    const char *s;
+
+    switch (f->type) {
+    case F_U32:
+        if (get_uint(L, v, f->key, f->min, f->max, &u) < 0)
+            return -1;
+        *(uint32_t *)dst = (uint32_t)u;
+        return 0;
+    case F_U64:
+        if (get_uint(L, v, f->key, f->min, f->max, &u) < 0)
+            return -1;
+        *(uint64_t *)dst = u;
+        return 0;
+    case F_STR: {
+        if (get_string(L, v, f->key, &s) < 0 || (f->check && f->check(L, f->key, v, s) < 0))
+            return -1;
+        char *copy = strdup(s);
+        if (!copy)
+            return fail_at(L, node_pos(v), "out of memory");
+        free(*(char **)dst);
+        *(char **)dst = copy;
+        return 0;
+    }
+    case F_SECTION:
+        return parse_section(L, f->section, v, dst, f->key);
+    case F_CUSTOM:
+        return f->fn(L, f->key, v, base);
+    }
+    return -1;
+}
+
+/* Reads mapping <map> into <base> following <sec>: unknown keys, duplicate keys and missing
+ * required keys are errors. <key> names the mapping in type errors. Returns 0 or -1. */
+static int parse_section(struct loader *L, const struct section *sec, yaml_node_t *map,
+                         void *base, const char *key)
+{
+    if (want_type(L, map, YAML_MAPPING_NODE, "a mapping", key) < 0 || check_keys(L, map) < 0)
+        return -1;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node_at(L, p->key);
+        const struct field *f = NULL;
+        for (size_t i = 0; i < sec->nfields && !f; i++)
+            if (!strcmp(sec->fields[i].key, scalar(k)))
+                f = &sec->fields[i];
+        if (!f) {
+            char s[64], expected[512];
+            size_t n = 0;
+            expected[0] = '\0';
+            for (size_t i = 0; i < sec->nfields && n < sizeof(expected); i++)
+                n += (size_t)snprintf(expected + n, sizeof(expected) - n, "%s%s",
+                                      i ? ", " : "", sec->fields[i].key);
+            return fail_at(L, node_pos(k), "unknown key '%s' %s (expected %s)",
+                           shown(scalar(k), k->data.scalar.length, s), sec->where, expected);
+        }
+        if (set_field(L, f, node_at(L, p->value), base) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < sec->nfields; i++)
+        if (sec->fields[i].required && !map_get(L, map, sec->fields[i].key))
+            return fail_at(L, node_pos(map), "missing required key '%s' %s",
+                           sec->fields[i].key, sec->where);
+    return sec->finish ? sec->finish(L, map, base) : 0;
+}
+
+/* ---- value checkers ---- */
+
+/* No control characters, no spaces; non-empty unless <allow_empty>. */
+static int check_chars(struct loader *L, const char *key, yaml_node_t *v, const char *s,
+                       bool allow_empty, bool allow_space)
+{
+    char b[64];
+    if (!*s && !allow_empty)
+        return fail_at(L, node_pos(v), "%s must not be empty", key);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7f || (*c == ' ' && !allow_space))
+            return fail_at(L, node_pos(v), "%s must not contain %scontrol characters "
+                           "(got '%s')", key, allow_space ? "" : "spaces or ",
+                           shown(s, strlen(s), b));
+    return 0;
+}
+
+static int check_visible(struct loader *L, const char *key, yaml_node_t *v, const char *s,
+                         bool allow_empty)
+{
+    return check_chars(L, key, v, s, allow_empty, false);
+}
+
+static int check_token(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    return check_visible(L, key, v, s, false);
+}
+
+static int check_key_prefix(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    return check_visible(L, key, v, s, true);
+}
+
+/* URL path characters a route prefix may hold: no query, fragment, spaces or controls. */
+static int check_path_chars(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    if (check_visible(L, key, v, s, false) < 0)
+        return -1;
+    if (strpbrk(s, "?#"))
+        return fail_at(L, node_pos(v), "%s must not contain '?' or '#' (got '%s')", key,
+                       shown(s, strlen(s), b));
+    return 0;
+}
+
+static int check_route_path(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    if (s[0] != '/')
+        return fail_at(L, node_pos(v), "route path must start with '/' (got '%s')",
+                       shown(s, strlen(s), b));
+    return check_path_chars(L, key, v, s);
+}
+
+static int check_builtin_prefix(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    size_t n = strlen(s);
+    if (n < 1 || s[0] != '/' || s[n - 1] != '/')
+        return fail_at(L, node_pos(v), "builtin_prefix must start and end with '/' (got '%s')",
+                       shown(s, n, b));
+    return check_path_chars(L, key, v, s);
+}
+
+/* A Host value to match: a DNS-style name or an address ("[v6]" in brackets), no port. */
+static int check_host(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 253;
+    if (ok && s[0] == '[') {
+        ok = n > 2 && s[n - 1] == ']' && strspn(s + 1, "0123456789abcdefABCDEF:.") == n - 2;
+    } else {
+        for (size_t i = 0; ok && i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_';
+        }
+    }
+    if (!ok)
+        return fail_at(L, node_pos(v), "invalid host '%s' (expected a host name or address "
+                       "without port)", shown(s, n, b));
+    return 0;
+}
+
+/* Upstream names show up in logs and metric labels: keep them to [A-Za-z0-9_.-]. */
+static int check_name(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789_.-") == n;
+    if (!ok)
+        return fail_at(L, node_pos(v), "invalid %s '%s' (expected 1 to 64 of A-Z a-z 0-9 _ . -)",
+                       key, shown(s, n, b));
+    return 0;
+}
+
+/* ---- custom fields ---- */
+
+static int parse_addr(struct loader *L, const char *key, yaml_node_t *v, struct gw_addr *out)
+{
+    const char *s;
+    char b[64];
+    if (get_string(L, v, key, &s) < 0)
+        return -1;
+    if (gw_addr_parse(s, out) < 0)
+        return fail_at(L, node_pos(v), "bad address '%s' for %s (expected \"a.b.c.d:port\" or "
+                       "\"[v6]:port\"; no host names)", shown(s, strlen(s), b), key);
+    return 0;
+}
+
+static bool addr_equal(const struct gw_addr *a, const struct gw_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+/* Generic: the field is a struct gw_addr at base + offset. Used by listen maps and redis. */
+static int field_addr_at(struct loader *L, const char *key, yaml_node_t *v, void *base,
+                         size_t offset)
+{
+    return parse_addr(L, key, v, (struct gw_addr *)((char *)base + offset));
+}
+
+static int field_listener_address(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return field_addr_at(L, key, v, base, offsetof(struct gw_listener_conf, addr));
+}
+
+static int field_redis_address(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return field_addr_at(L, key, v, base, offsetof(struct gw_redis_conf, addr));
+}
+
+static const struct field listener_fields[] = {
+    { .key = "address", .type = F_CUSTOM, .required = true, .fn = field_listener_address },
+};
+static const struct section listener_section = { "in listen entry", listener_fields, 1, NULL };
+
+static int field_workers(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    uint64_t u;
+    if (get_uint(L, v, key, 0, WORKERS_MAX, &u) < 0)
+        return -1;
+    ((struct gw_config *)base)->workers = (int)u;
+    return 0;
+}
+
+static int field_listen(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_config *cfg = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return fail_at(L, node_pos(v), "listen must name at least one address");
+    cfg->listeners = calloc(n, sizeof(*cfg->listeners));
+    if (!cfg->listeners)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(L, v->data.sequence.items.start[i]);
+        struct gw_listener_conf *lc = &cfg->listeners[i];
+        lc->pos = node_pos(item);
+        cfg->nlisteners = i + 1;
+        if (item->type == YAML_MAPPING_NODE) {
+            if (parse_section(L, &listener_section, item, lc, "listen entry") < 0)
+                return -1;
+        } else if (parse_addr(L, "listen", item, &lc->addr) < 0) {
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (addr_equal(&cfg->listeners[j].addr, &lc->addr))
+                return fail_at(L, lc->pos, "duplicate listen address '%s' (first at %d:%d)",
+                               lc->addr.text, cfg->listeners[j].pos.line,
+                               cfg->listeners[j].pos.col);
+    }
+    return 0;
+}
+
+static int field_trusted_proxies(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_config *cfg = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return 0;
+    cfg->trusted_proxies = calloc(n, sizeof(*cfg->trusted_proxies));
+    if (!cfg->trusted_proxies)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(L, v->data.sequence.items.start[i]);
+        const char *s;
+        char b[64];
+        if (get_string(L, item, "trusted_proxies entry", &s) < 0)
+            return -1;
+        if (gw_cidr_parse(s, &cfg->trusted_proxies[i]) < 0)
+            return fail_at(L, node_pos(item), "bad CIDR '%s' (expected \"a.b.c.d/n\", "
+                           "\"v6/n\" or an address, with no bits set past the prefix)",
+                           shown(s, strlen(s), b));
+        cfg->ntrusted_proxies = i + 1;
+    }
+    return 0;
+}
+
+/* -- limits -- */
+
+static int finish_limits(struct loader *L, yaml_node_t *map, void *base)
+{
+    struct gw_limits_conf *lim = base;
+    if (lim->max_request_line_bytes > lim->max_header_bytes) {
+        yaml_node_t *v = map_get(L, map, "max_request_line_bytes");
+        if (!v)
+            v = map_get(L, map, "max_header_bytes");
+        return fail_at(L, node_pos(v), "max_request_line_bytes (%u) must not exceed "
+                       "max_header_bytes (%u)", lim->max_request_line_bytes,
+                       lim->max_header_bytes);
+    }
+    return 0;
+}
+
+#define LIM(k, lo, hi) { .key = #k, .type = F_U32, .offset = offsetof(struct gw_limits_conf, k), \
+                         .min = (lo), .max = (hi) }
+static const struct field limits_fields[] = {
+    LIM(max_header_bytes, 256, 16u * 1024 * 1024),
+    LIM(max_request_line_bytes, 64, 16u * 1024 * 1024),
+    LIM(max_headers, 1, 100000),
+    LIM(header_timeout_ms, 1, UINT32_MAX),
+    LIM(keepalive_timeout_ms, 1, UINT32_MAX),
+    LIM(body_timeout_ms, 1, UINT32_MAX),
+    LIM(send_timeout_ms, 1, UINT32_MAX),
+    LIM(max_connections, 1, UINT32_MAX),
+    LIM(drain_timeout_ms, 0, UINT32_MAX),
+    { .key = "max_body_bytes", .type = F_U64, .offset = offsetof(struct gw_limits_conf,
+      max_body_bytes), .min = 0, .max = INT64_MAX },
+};
+#undef LIM
+static const struct section limits_section = {
+    "in limits", limits_fields, sizeof(limits_fields) / sizeof(limits_fields[0]), finish_limits
+};
+
+/* -- upstreams -- */
+
+static int field_servers(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_upstream_conf *up = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return fail_at(L, node_pos(v), "servers must name at least one address");
+    up->servers = calloc(n, sizeof(*up->servers));
+    if (!up->servers)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(L, v->data.sequence.items.start[i]);
+        if (parse_addr(L, "server", item, &up->servers[i]) < 0)
+            return -1;
+        up->nservers = i + 1;
+        for (size_t j = 0; j < i; j++)
+            if (addr_equal(&up->servers[j], &up->servers[i]))
+                return fail_at(L, node_pos(item), "duplicate server '%s' in upstream '%s'",
+                               up->servers[i].text, up->name);
+    }
+    return 0;
+}
+
+static int field_host_header(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_upstream_conf *up = base;
+    const char *s;
+    if (get_string(L, v, key, &s) < 0 || check_token(L, key, v, s) < 0)
+        return -1;
+    if (!strcmp(s, "preserve")) {
+        up->host_mode = GW_HOST_PRESERVE;
+        return 0;
+    }
+    up->host_rewrite = strdup(s);
+    if (!up->host_rewrite)
+        return fail_at(L, node_pos(v), "out of memory");
+    up->host_mode = GW_HOST_REWRITE;
+    return 0;
+}
+
+#define UP(k, lo) { .key = #k, .type = F_U32, .offset = offsetof(struct gw_upstream_conf, k), \
+                    .min = (lo), .max = UINT32_MAX }
+static const struct field upstream_fields[] = {
+    { .key = "servers", .type = F_CUSTOM, .required = true, .fn = field_servers },
+    { .key = "host_header", .type = F_CUSTOM, .fn = field_host_header },
+    UP(connect_timeout_ms, 1),
+    UP(response_timeout_ms, 1),
+    UP(read_timeout_ms, 1),
+    UP(idle_timeout_ms, 1),
+    UP(max_connections_per_server, 1),
+    UP(max_idle_per_server, 0),
+    UP(fail_timeout_ms, 0),
+};
+#undef UP
+static const struct section upstream_section = {
+    "in upstream", upstream_fields, sizeof(upstream_fields) / sizeof(upstream_fields[0]), NULL
+};
+
+static void upstream_defaults(struct gw_upstream_conf *up)
+{
+    up->host_mode = GW_HOST_PRESERVE;
+    up->connect_timeout_ms = 3000;
+    up->response_timeout_ms = 30000;
+    up->idle_timeout_ms = 60000;
+    up->read_timeout_ms = 60000;
+    up->max_connections_per_server = 256;
+    up->max_idle_per_server = 32;
+    up->fail_timeout_ms = 10000;
+}
+
+static int field_upstreams(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_config *cfg = base;
+    if (want_type(L, v, YAML_MAPPING_NODE, "a mapping of upstream names", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    if (n == 0)
+        return 0;
+    /* a repeated key here is a duplicate upstream name: say so */
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *k = node_at(L, v->data.mapping.pairs.start[i].key);
+        const char *name;
+        if (get_string(L, k, "upstream name", &name) < 0 || check_name(L, "upstream name", k,
+                                                                        name) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++) {
+            yaml_node_t *k2 = node_at(L, v->data.mapping.pairs.start[j].key);
+            if (!strcmp(scalar(k2), name))
+                return fail_at(L, node_pos(k), "duplicate upstream '%s' (first at %d:%d)",
+                               name, node_pos(k2).line, node_pos(k2).col);
+        }
+    }
+    cfg->upstreams = calloc(n, sizeof(*cfg->upstreams));
+    if (!cfg->upstreams)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+        yaml_node_t *k = node_at(L, p->key);
+        struct gw_upstream_conf *up = &cfg->upstreams[i];
+        upstream_defaults(up);
+        up->pos = node_pos(k);
+        cfg->nupstreams = i + 1;
+        up->name = strdup(scalar(k));
+        if (!up->name)
+            return fail_at(L, up->pos, "out of memory");
+        if (parse_section(L, &upstream_section, node_at(L, p->value), up, "upstream") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* -- routes -- */
+
+static int field_route_max_body(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_route_conf *r = base;
+    if (get_uint(L, v, key, 0, INT64_MAX, &r->max_body_bytes) < 0)
+        return -1;
+    r->has_max_body = true;
+    return 0;
+}
+
+static const struct field route_fields[] = {
+    { .key = "host", .type = F_STR, .offset = offsetof(struct gw_route_conf, host),
+      .check = check_host },
+    { .key = "path", .type = F_STR, .offset = offsetof(struct gw_route_conf, path_prefix),
+      .required = true, .check = check_route_path },
+    { .key = "upstream", .type = F_STR, .offset = offsetof(struct gw_route_conf, upstream),
+      .required = true, .check = check_name },
+    { .key = "max_body_bytes", .type = F_CUSTOM, .fn = field_route_max_body },
+};
+static const struct section route_section = {
+    "in route", route_fields, sizeof(route_fields) / sizeof(route_fields[0]), NULL
+};
+
+static int field_routes(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_config *cfg = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return 0;
+    cfg->routes = calloc(n, sizeof(*cfg->routes));
+    L->route_upstream_pos = calloc(n, sizeof(*L->route_upstream_pos));
+    if (!cfg->routes || !L->route_upstream_pos)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(L, v->data.sequence.items.start[i]);
+        struct gw_route_conf *r = &cfg->routes[i];
+        r->pos = node_pos(item);
+        cfg->nroutes = i + 1;
+        if (parse_section(L, &route_section, item, r, "route") < 0)
+            return -1;
+        L->route_upstream_pos[i] = node_pos(map_get(L, item, "upstream"));
+    }
+    return 0;
+}
+
+/* -- log -- */
+
+static int field_log_level(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    struct gw_log_conf *log = base;
+    const char *s;
+    char b[64];
+    if (get_string(L, v, key, &s) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!strcmp(s, names[i])) {
+            log->level = (enum gw_log_level)i;
+            return 0;
+        }
+    }
+    return fail_at(L, node_pos(v), "unknown log level '%s' (expected error, warn, info, debug)",
+                   shown(s, strlen(s), b));
+}
+
+/* A log destination: a path (non-empty, no controls) or one of the words handled by callers.
+ * YAML 1.1 booleans are refused so that "access_log: false" is not a file named "false". */
+static int log_path(struct loader *L, const char *key, yaml_node_t *v, const char *s,
+                    char **out)
+{
+    static const char *const words[] = { "true", "false", "yes", "no", "on", "True", "False",
+                                         "Yes", "No", "On", "Off", "TRUE", "FALSE" };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !strcmp(s, words[i]))
+            return fail_at(L, node_pos(v), "expected %s for %s, got '%s'",
+                           !strcmp(key, "access_log") ? "stdout, stderr, off or a file path"
+                                                      : "stderr, stdout or a file path",
+                           key, s);
+    if (check_chars(L, key, v, s, false, true) < 0)
+        return -1;
+    *out = strdup(s);
+    return *out ? 0 : fail_at(L, node_pos(v), "out of memory");
+}
+
+static int field_error_log(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_log_conf *log = base;
+    const char *s;
+    if (get_string(L, v, key, &s) < 0)
+        return -1;
+    if (!strcmp(s, "stderr"))
+        return 0;
+    if (!strcmp(s, "off"))
+        return fail_at(L, node_pos(v), "error_log cannot be turned off (use stderr or a path)");
+    return log_path(L, key, v, !strcmp(s, "stdout") ? "/dev/stdout" : s, &log->error_log);
+}
+
+static int field_access_log(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_log_conf *log = base;
+    const char *s;
+    if (get_string(L, v, key, &s) < 0)
+        return -1;
+    if (!strcmp(s, "off")) {
+        log->access_log_enabled = false;
+        return 0;
+    }
+    log->access_log_enabled = true;
+    if (!strcmp(s, "stdout"))
+        return 0;
+    return log_path(L, key, v, !strcmp(s, "stderr") ? "/dev/stderr" : s, &log->access_log);
+}
+
+static const struct field log_fields[] = {
+    { .key = "level", .type = F_CUSTOM, .fn = field_log_level },
+    { .key = "error_log", .type = F_CUSTOM, .fn = field_error_log },
+    { .key = "access_log", .type = F_CUSTOM, .fn = field_access_log },
+};
+static const struct section log_section = { "in log", log_fields, 3, NULL };
+
+/* -- redis -- */
+
+static const struct field redis_fields[] = {
+    { .key = "address", .type = F_CUSTOM, .fn = field_redis_address },
+    { .key = "timeout_ms", .type = F_U32, .offset = offsetof(struct gw_redis_conf, timeout_ms),
+      .min = 1, .max = UINT32_MAX },
+    { .key = "key_prefix", .type = F_STR, .offset = offsetof(struct gw_redis_conf, key_prefix),
+      .check = check_key_prefix },
+};
+static const struct section redis_section = { "in redis", redis_fields, 3, NULL };
+
+static int field_redis(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_config *cfg = base;
+    if (parse_section(L, &redis_section, v, &cfg->redis, key) < 0)
+        return -1;
+    cfg->redis.configured = true;
+    return 0;
+}
+
+/* -- top level -- */
+
+static int finish_top(struct loader *L, yaml_node_t *map, void *base);
+
+static const struct field top_fields[] = {
+    { .key = "workers", .type = F_CUSTOM, .fn = field_workers },
+    { .key = "listen", .type = F_CUSTOM, .required = true, .fn = field_listen },
+    { .key = "trusted_proxies", .type = F_CUSTOM, .fn = field_trusted_proxies },
+    { .key = "builtin_prefix", .type = F_STR, .offset = offsetof(struct gw_config,
+      builtin_prefix), .check = check_builtin_prefix },
+    { .key = "server_name", .type = F_STR, .offset = offsetof(struct gw_config, server_name),
+      .check = check_token },
+    { .key = "limits", .type = F_SECTION, .offset = offsetof(struct gw_config, limits),
+      .section = &limits_section },
+    { .key = "upstreams", .type = F_CUSTOM, .required = true, .fn = field_upstreams },
+    { .key = "routes", .type = F_CUSTOM, .required = true, .fn = field_routes },
+    { .key = "log", .type = F_SECTION, .offset = offsetof(struct gw_config, log),
+      .section = &log_section },
+    { .key = "redis", .type = F_CUSTOM, .fn = field_redis },
+};
+static const struct section top_section = {
+    "at top level", top_fields, sizeof(top_fields) / sizeof(top_fields[0]), finish_top
+};
+
+/* Cross-references once every key is read: route upstreams, duplicate routes, the table. */
+static int finish_top(struct loader *L, yaml_node_t *map, void *base)
+{
+    struct gw_config *cfg = base;
+    struct pol_route_spec *specs = NULL;
+    int rc = -1;
+
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        struct gw_route_conf *r = &cfg->routes[i];
+        size_t u = 0;
+        while (u < cfg->nupstreams && strcmp(cfg->upstreams[u].name, r->upstream) != 0)
+            u++;
+        if (u == cfg->nupstreams)
+            return fail_at(L, L->route_upstream_pos[i], "route names unknown upstream '%s'",
+                           r->upstream);
+        r->upstream_index = u;
+    }
+
+    specs = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*specs));
+    if (!specs)
+        return fail_at(L, node_pos(map), "out of memory");
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        specs[i] = (struct pol_route_spec){ cfg->routes[i].host, cfg->routes[i].path_prefix, i };
+    size_t dup = SIZE_MAX;
+    errno = 0;
+    cfg->route_table = pol_route_table_build(specs, cfg->nroutes, &dup);
+    if (!cfg->route_table) {
+        if (dup < cfg->nroutes) {
+            const struct gw_route_conf *d = &cfg->routes[dup], *first = d;
+            for (size_t i = 0; i < dup; i++) {
+                const struct gw_route_conf *r = &cfg->routes[i];
+                if (!strcmp(r->path_prefix, d->path_prefix) && !r->host == !d->host &&
+                    (!r->host || !strcasecmp(r->host, d->host))) {
+                    first = r;
+                    break;
+                }
+            }
+            fail_at(L, d->pos, "duplicate route for host '%s' path '%s' (first at %d:%d)",
+                    d->host ? d->host : "*", d->path_prefix, first->pos.line, first->pos.col);
+        } else {
+            fail_at(L, node_pos(map), "cannot build the route table: %s", strerror(errno));
+        }
+        goto out;
+    }
+    rc = 0;
+out:
+    free(specs);
+    return rc;
+}
+
+/* ---- loading ---- */
+
+static void config_defaults(struct gw_config *cfg)
+{
+    cfg->workers = 0;
+    cfg->limits = (struct gw_limits_conf){
+        .max_header_bytes = 16384,
+        .max_request_line_bytes = 8192,
+        .max_headers = 100,
+        .header_timeout_ms = 10000,
+        .keepalive_timeout_ms = 60000,
+        .body_timeout_ms = 30000,
+        .send_timeout_ms = 60000,
+        .max_connections = 10000,
+        .drain_timeout_ms = 10000,
+        .max_body_bytes = 0,
+    };
+    cfg->log.level = GW_LOG_INFO;
+    cfg->log.access_log_enabled = true;
+    gw_addr_parse("127.0.0.1:6379", &cfg->redis.addr);
+    cfg->redis.timeout_ms = 500;
+}
+
+/* Translates a libyaml parser failure into "FILE:LINE:COL: YAML syntax error: ...". */
+static int fail_parser(struct loader *L, const yaml_parser_t *p)
+{
+    struct gw_conf_pos pos;
+    switch (p->error) {
+    case YAML_MEMORY_ERROR:
+        return fail_at(L, (struct gw_conf_pos){ 1, 1 }, "out of memory while parsing");
+    case YAML_READER_ERROR: {
+        /* reader errors carry a byte offset, not a mark */
+        pos = (struct gw_conf_pos){ 1, 1 };
+        for (size_t i = 0; i < p->problem_offset && i < L->inlen; i++) {
+            if (L->input[i] == '\n') {
+                pos.line++;
+                pos.col = 1;
+            } else {
+                pos.col++;
+            }
+        }
+        return fail_at(L, pos, "invalid input: %s", p->problem ? p->problem : "unreadable");
+    }
+    default:
+        pos = mark_pos(p->problem_mark);
+        if (p->context)
+            return fail_at(L, pos, "YAML syntax error: %s (%s at %d:%d)",
+                           p->problem ? p->problem : "invalid YAML", p->context,
+                           mark_pos(p->context_mark).line, mark_pos(p->context_mark).col);
+        return fail_at(L, pos, "YAML syntax error: %s", p->problem ? p->problem : "invalid YAML");
+    }
+}
+
+/* Parses <yaml> and fills <cfg>. Returns 0 or -1 with L->err written. */
+static int load_document(struct loader *L, struct gw_config *cfg)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    bool have_doc = false;
+    int rc = -1;
+
+    if (!yaml_parser_initialize(&parser))
+        return fail_at(L, (struct gw_conf_pos){ 1, 1 }, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)L->input, L->inlen);
+    if (!yaml_parser_load(&parser, &doc)) {
+        fail_parser(L, &parser);
+        goto out;
+    }
+    have_doc = true;
+    L->doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        fail_at(L, (struct gw_conf_pos){ 1, 1 }, "empty configuration (expected a mapping with "
+                "listen, upstreams and routes)");
+        goto out;
+    }
+    /* a second document in the stream would be silently ignored: refuse it */
+    if (!yaml_parser_load(&parser, &extra)) {
+        fail_parser(L, &parser);
+        goto out;
+    }
+    bool more = yaml_document_get_root_node(&extra) != NULL;
+    struct gw_conf_pos extra_pos = mark_pos(extra.start_mark);
+    yaml_document_delete(&extra);
+    if (more) {
+        fail_at(L, extra_pos, "more than one YAML document in the file");
+        goto out;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        char d[80];
+        fail_at(L, node_pos(root), "expected a mapping at top level, got %s",
+                describe(root, d));
+        goto out;
+    }
+    rc = parse_section(L, &top_section, root, cfg, "top level");
+out:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    L->doc = NULL;
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* See config.h. Returns a new config (caller frees with gw_config_free) or NULL with <err>. */
+struct gw_config *gw_config_load_string(const char *yaml, size_t len, const char *name,
+                                        char *err, size_t errlen)
+{
+    struct loader L = {
+        .name = name ? name : "(config)", .input = yaml ? yaml : "", .inlen = yaml ? len : 0,
+        .err = err, .errlen = errlen,
+    };
+    struct gw_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!cfg) {
+        fail_at(&L, (struct gw_conf_pos){ 1, 1 }, "out of memory");
+        return NULL;
+    }
+    config_defaults(cfg);
+    cfg->path = strdup(L.name);
+    cfg->builtin_prefix = strdup("/-/");
+    cfg->server_name = strdup("onegate");
+    cfg->redis.key_prefix = strdup("og:");
+    if (!cfg->path || !cfg->builtin_prefix || !cfg->server_name || !cfg->redis.key_prefix) {
+        fail_at(&L, (struct gw_conf_pos){ 1, 1 }, "out of memory");
+        goto fail;
+    }
+    L.cfg = cfg;
+    if (load_document(&L, cfg) < 0)
+        goto fail;
+    if (cfg->workers == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = ncpu < 1 ? 1 : (ncpu > WORKERS_MAX ? WORKERS_MAX : (int)ncpu);
+    }
+    free(L.route_upstream_pos);
+    return cfg;
+fail:
+    free(L.route_upstream_pos);
+    gw_config_free(cfg);
+    return NULL;
+}
+
+/* See config.h. I/O failures have no position: "FILE: cannot read: reason". */
+struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    struct gw_config *cfg = NULL;
+
+    if (!err)
+        errlen = 0;
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap >= CONFIG_MAX_BYTES) {
+                snprintf(err, errlen, "%s: file larger than %u bytes", path, CONFIG_MAX_BYTES);
+                goto out;
+            }
+            size_t ncap = cap ? cap * 2 : 8192;
+            char *nbuf = realloc(buf, ncap);
+            if (!nbuf) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                goto out;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+    }
+    cfg = gw_config_load_string(buf, len, path, err, errlen);
+out:
+    free(buf);
+    fclose(f);
+    return cfg;
+}
+
+/* See config.h. Frees everything the loader allocated; NULL is fine. */
+void gw_config_free(struct gw_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free(cfg->listeners);
+    free(cfg->trusted_proxies);
+    free(cfg->builtin_prefix);
+    free(cfg->server_name);
+    for (size_t i = 0; i < cfg->nupstreams; i++) {
+        free(cfg->upstreams[i].name);
+        free(cfg->upstreams[i].servers);
+        free(cfg->upstreams[i].host_rewrite);
+    }
+    free(cfg->upstreams);
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        free(cfg->routes[i].host);
+        free(cfg->routes[i].path_prefix);
+        free(cfg->routes[i].upstream);
+    }
+    free(cfg->routes);
+    pol_route_table_free(cfg->route_table);
+    free(cfg->log.error_log);
+    free(cfg->log.access_log);
+    free(cfg->redis.key_prefix);
+    free(cfg);
+}
