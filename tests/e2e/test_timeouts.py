@@ -26,12 +26,15 @@ class Timeouts(h.E2ECase):
     @classmethod
     def setUpEnv(cls, env):
         cls.portal = env.portal("Operator portal")
+        # upstreams with different timeouts get their own server: onegate's per-worker pool
+        # keys servers by address
+        cls.slow_portal = env.portal("Slow portal")
         cls.bh = env.blackhole()
         cfg = env.onegate_config(workers=2)
         cfg.limits(header_timeout_ms=HEADER_MS, keepalive_timeout_ms=KEEPALIVE_MS,
                    body_timeout_ms=BODY_MS)
         cfg.upstream("operator", [cls.portal.addr], idle_timeout_ms=UP_IDLE_MS)
-        cfg.upstream("slowup", [cls.portal.addr], response_timeout_ms=RESPONSE_MS,
+        cfg.upstream("slowup", [cls.slow_portal.addr], response_timeout_ms=RESPONSE_MS,
                      read_timeout_ms=READ_MS)
         cfg.upstream("blackhole", [cls.bh.addr], connect_timeout_ms=CONNECT_MS,
                      fail_timeout_ms=1000)
@@ -178,6 +181,33 @@ class Timeouts(h.E2ECase):
             self.assertEqual(r.status, 200)
             self.assertNotEqual(r.json()["conn_id"], a,
                                 "a pooled connection idle past idle_timeout_ms was reused")
+
+
+class SharedServer(h.E2ECase):
+    """Two upstreams naming the same server keep their own settings: idle_timeout_ms of one
+    must not be replaced by the other's."""
+
+    @classmethod
+    def setUpEnv(cls, env):
+        cls.portal = env.portal("Operator portal")
+        cfg = env.onegate_config(workers=1)
+        cfg.upstream("short", [cls.portal.addr], idle_timeout_ms=UP_IDLE_MS)
+        cfg.upstream("long", [cls.portal.addr], idle_timeout_ms=60000)
+        cfg.route("/short/", "short")
+        cfg.route("/long/", "long")
+        cls.og = env.onegate(cfg)
+        cls.port = cls.og.port
+
+    def test_idle_timeout_per_upstream(self):
+        with h.Conn(self.port) as c:
+            a = c.request("GET", "/short/echo").json()["conn_id"]
+            self.assertEqual(c.request("GET", "/short/echo").json()["conn_id"], a)
+            time.sleep(UP_IDLE_MS / 1000 + 1.0)
+            r = c.request("GET", "/short/echo")
+            self.assertNotEqual(r.json()["conn_id"], a,
+                                "upstream 'short' (idle_timeout_ms %d) reused a connection idle "
+                                "for longer: another upstream's setting for the same server "
+                                "applied" % UP_IDLE_MS)
 
 
 class ConnectionCap(h.E2ECase):
