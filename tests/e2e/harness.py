@@ -134,13 +134,24 @@ class Proc:
         self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._out,
                                       stderr=self._err, env=full_env, cwd=cwd or SOURCE_DIR)
         self.pid = self.popen.pid
+        # watch: a long-running service that must neither die on its own nor exit non-zero
+        # when stopped (a crash, an ASan report or a leak at exit shows up as a test error)
+        self.watch = False
+        self.stopped = False
+        self.stop_code = None
 
     def alive(self):
         return self.popen.poll() is None
 
     def signal(self, sig):
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+            self.stopped = True
         if self.alive():
             os.kill(self.pid, sig)
+
+    def died(self):
+        """True when a watched service exited although nobody asked it to."""
+        return self.watch and not self.stopped and not self.alive()
 
     def wait(self, timeout):
         """Waits for exit; returns the exit code or None if still running after <timeout>."""
@@ -151,6 +162,8 @@ class Proc:
 
     def stop(self, timeout=5.0):
         """SIGTERM, then SIGKILL after <timeout>; returns the exit code."""
+        died_alone = self.died()
+        self.stopped = True
         if self.alive():
             try:
                 os.kill(self.pid, signal.SIGTERM)
@@ -167,6 +180,8 @@ class Proc:
                 f.close()
             except OSError:
                 pass
+        if self.stop_code is None:
+            self.stop_code = ("died" if died_alone else self.popen.returncode)
         return self.popen.returncode
 
     def stdout(self):
@@ -682,6 +697,7 @@ class Env:
             argv += ["--threads", str(threads)]
         argv += list(extra)
         p = self.start(self._next("portal"), argv)
+        p.watch = True
 
         def ready():
             if not p.alive():
@@ -725,19 +741,39 @@ class Env:
             run_env.setdefault("ASAN_OPTIONS", (opts + ":" if opts else "")
                                + "quarantine_size_mb=8:thread_local_quarantine_size_kb=256")
         p = self.start(self._next("onegate"), onegate_run_argv(path), env=run_env)
+        p.watch = True
         og = Onegate(p, cfg, path)
         if wait_ready:
             wait_ready_onegate(og)
         return og
 
     def dump(self):
-        sys.stderr.write("\n==== e2e logs (%s) in %s ====\n" % (self.name, self.dir))
+        """Prints the tail of every captured output and log file, only what was added since
+        the previous dump (so a run with many failures stays readable)."""
+        if not hasattr(self, "_dumped"):
+            self._dumped = {}
+        sys.stderr.write("\n==== e2e logs (%s) in %s, new since the last dump ====\n"
+                         % (self.name, self.dir))
+        names = {}
         for p in self.procs:
-            sys.stderr.write(p.tails())
+            names[p.stdout_path] = "%s (pid %d) stdout" % (p.name, p.pid)
+            names[p.stderr_path] = "%s (pid %d) stderr" % (p.name, p.pid)
         for fn in sorted(os.listdir(self.dir)):
             if fn.endswith(".log"):
-                sys.stderr.write("---- %s tail:\n%s\n" % (fn, tail_file(os.path.join(self.dir, fn),
-                                                                       2000)))
+                names[os.path.join(self.dir, fn)] = fn
+        for path, label in names.items():
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                continue
+            start = self._dumped.get(path, 0)
+            if size <= start:
+                continue
+            self._dumped[path] = size
+            with open(path, "rb") as f:
+                f.seek(max(start, size - 3000))
+                data = f.read().decode("utf-8", "replace")
+            sys.stderr.write("---- %s:\n%s\n" % (label, data))
         sys.stderr.flush()
 
     def cleanup(self):
@@ -746,12 +782,31 @@ class Env:
                 c()
             except Exception:  # noqa: BLE001
                 pass
+        bad = []
         for p in reversed(self.procs):
             p.stop()
+            if p.watch and p.stop_code not in (0, None):
+                bad.append(p)
+        if bad:
+            self.failed = True
         if self.failed or KEEP_TMP:
             sys.stderr.write("e2e: keeping %s\n" % self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if bad:
+            raise AssertionError("service(s) did not exit cleanly: " + "; ".join(
+                "%s %s (exit %s):\n%s" % (p.name, p.pid, p.stop_code, tail_file(p.stderr_path, 6000))
+                for p in bad))
+
+    def check_alive(self):
+        """AssertionError naming every watched service that died on its own."""
+        dead = [p for p in self.procs if p.died()]
+        if dead:
+            for p in dead:
+                p.stop_code = "died"
+            raise AssertionError("service(s) died during the test: " + "; ".join(
+                "%s pid %d exit %s:\n%s" % (p.name, p.pid, p.popen.returncode,
+                                            tail_file(p.stderr_path, 6000)) for p in dead))
 
 
 def wait_ready_onegate(og, timeout=None):
@@ -1223,6 +1278,17 @@ class E2ECase(unittest.TestCase):
     @classmethod
     def setUpEnv(cls, env):
         pass
+
+    def setUp(self):
+        if self.env is not None:
+            dead = [p.name for p in self.env.procs if p.watch and (p.stop_code == "died"
+                                                                  or p.died())]
+            if dead:
+                self.fail("service(s) %s died in an earlier test (logs above)" % ", ".join(dead))
+
+    def tearDown(self):
+        if self.env is not None:
+            self.env.check_alive()
 
     def run(self, result=None):
         if result is None:
