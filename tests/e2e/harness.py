@@ -706,6 +706,10 @@ class Env:
         wait_for(ready, 10 * SLACK, what="demo-portal on port %d" % port)
         return Portal(p, port, title)
 
+    def portals(self, n, title_prefix="Portal"):
+        """<n> demo portals titled "<prefix> 1".. "<prefix> n"."""
+        return [self.portal("%s %d" % (title_prefix, i + 1)) for i in range(n)]
+
     def recorder(self):
         r = RecordingUpstream()
         self.closers.append(r.close)

@@ -150,7 +150,7 @@ class ProxyBasic(h.E2ECase):
         with h.Conn(self.port) as c:
             c.send(h.build_request("POST", "/operator/echo",
                                    headers=[("Transfer-Encoding", "chunked")])
-                   + h.chunked(pieces, ext=True))
+                   + h.chunked(pieces, ext=True, trailers=[("X-Checksum", "abc")]))
             r = c.read_response()
             self.assertEqual(r.status, 200)
             e = r.json()
@@ -203,6 +203,41 @@ class ProxyBasic(h.E2ECase):
                 self.assertEqual(r.status, 200)
                 self.assertEqual(r.framing, "length")
                 self.assertEqual(r.body, h.pattern_block(size))
+
+    def test_bodyless_responses_keep_framing(self):
+        # HEAD (with a Content-Length), 204 and 304 carry no body: if onegate waited for one,
+        # or sent one, the next response on the connection would be misread
+        with h.Conn(self.port) as c:
+            for _ in range(2):
+                c.send(h.build_request("HEAD", "/operator/download?bytes=100000"))
+                r = c.read_response(method="HEAD")
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.header("Content-Length"), "100000")
+                r = c.request("GET", "/operator/status?code=204")
+                self.assertEqual(r.status, 204)
+                r = c.request("GET", "/operator/status?code=304")
+                self.assertEqual(r.status, 304)
+                c.send(h.build_request("HEAD", "/operator/"))
+                self.assertEqual(c.read_response(method="HEAD").status, 200)
+                r = c.request("GET", "/operator/echo?after=1")
+                self.assertEqual(r.json()["query"], "after=1")
+            self.assertEqual(bytes(c.buf), b"", "stray bytes after body-less responses")
+
+    def test_http10_client(self):
+        with h.Conn(self.port) as c:
+            c.send(b"GET /operator/echo HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertNotEqual(r.framing, "chunked", "no chunked encoding to an HTTP/1.0 client")
+            self.assertEqual(r.json()["path"], "/operator/echo")
+            self.assertTrue(c.wait_closed(5 * h.SLACK), "HTTP/1.0 without keep-alive: closed")
+        with h.Conn(self.port) as c:
+            c.send(b"GET /operator/stream?chunks=3&size=10&interval_ms=10 HTTP/1.0\r\n"
+                   b"Host: localhost\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertNotEqual(r.framing, "chunked", "no chunked encoding to an HTTP/1.0 client")
+            self.assertEqual(r.body, b"x" * 30)
 
     def test_close_delimited_upstream_reframed(self):
         with h.Conn(self.port) as c:

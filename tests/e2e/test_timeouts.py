@@ -210,6 +210,50 @@ class SharedServer(h.E2ECase):
                                 "applied" % UP_IDLE_MS)
 
 
+class UpstreamConnLimit(h.E2ECase):
+    """max_connections_per_server: requests over it wait for a pooled connection instead of
+    opening more."""
+
+    @classmethod
+    def setUpEnv(cls, env):
+        cls.portal = env.portal("Operator portal")
+        cfg = env.onegate_config(workers=1)
+        cfg.upstream("one", [cls.portal.addr], max_connections_per_server=1)
+        cfg.route("/one/", "one")
+        cls.og = env.onegate(cfg)
+        cls.port = cls.og.port
+
+    def test_requests_queue_for_the_single_connection(self):
+        import threading
+        results = []
+        lock = threading.Lock()
+
+        def run(i):
+            try:
+                with h.Conn(self.port, timeout=20) as c:
+                    r = c.request("GET", "/one/slow?delay_ms=300")
+                    r2 = c.request("GET", "/one/echo")
+                    with lock:
+                        results.append((r.status, r.body, r2.status, r2.header("X-Demo-Conn")))
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    results.append(("error", repr(e)))
+        t0 = time.monotonic()
+        ts = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(len(results), 3)
+        for r in results:
+            self.assertEqual(r[:3], (200, b"slow done", 200), results)
+        self.assertEqual(len({r[3] for r in results}), 1,
+                         "more than one upstream connection was opened: %r" % results)
+        self.assertGreaterEqual(elapsed, 0.85, "three 300 ms requests over one connection "
+                                "cannot finish in %.2fs" % elapsed)
+
+
 class ConnectionCap(h.E2ECase):
     CAP = 3
 
