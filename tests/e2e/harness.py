@@ -690,7 +690,7 @@ class Env:
 
     def portal(self, title, threads=None, extra=()):
         if not os.path.exists(PORTAL_BIN):
-            raise unittest.SkipTest("demo-portal not built: %s" % PORTAL_BIN)
+            raise AssertionError("demo-portal not built: %s (set ONEGATE_BUILD_DIR)" % PORTAL_BIN)
         port = free_port()
         argv = [PORTAL_BIN, "--listen", "127.0.0.1:%d" % port, "--title", title, "--quiet"]
         if threads:
@@ -735,7 +735,7 @@ class Env:
 
     def onegate(self, cfg, wait_ready=True, env=None):
         if not os.path.exists(ONEGATE_BIN):
-            raise unittest.SkipTest("onegate not built: %s" % ONEGATE_BIN)
+            raise AssertionError("onegate not built: %s (set ONEGATE_BUILD_DIR)" % ONEGATE_BIN)
         path = self.write_config(cfg)
         run_env = dict(env or {})
         if SANITIZED:

@@ -30,7 +30,7 @@ class Commands(h.E2ECase):
     @classmethod
     def setUpEnv(cls, env):
         if not os.path.exists(h.ONEGATE_BIN):
-            raise __import__("unittest").SkipTest("onegate not built")
+            raise AssertionError("onegate not built: %s (set ONEGATE_BUILD_DIR)" % h.ONEGATE_BIN)
 
     def write(self, name, text):
         path = os.path.join(self.env.dir, name)
