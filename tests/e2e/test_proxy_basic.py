@@ -326,6 +326,24 @@ class ProxyBasic(h.E2ECase):
             self.assertEqual(payload[:2], b"\x03\xe8")
             self.assertTrue(c.wait_closed(5 * h.SLACK), "tunnel closes after the close frame")
 
+    def test_upgrade_only_tunnelled_when_accepted(self):
+        ws = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+              ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+        # no route: onegate's own 404, no tunnel
+        with h.Conn(self.port) as c:
+            r = c.request("GET", "/nowhere/ws", headers=ws)
+            self.assertEqual(r.status, 404)
+            self.assertIsNone(r.header("Upgrade"))
+        # the upstream answers 200 instead of 101: the connection stays HTTP
+        with h.Conn(self.port) as c:
+            r = c.request("GET", "/operator/echo?first=1", headers=ws)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json()["query"], "first=1")
+            if c.is_open_now():
+                r = c.request("GET", "/operator/echo?second=1")
+                self.assertEqual(r.status, 200, "request after a refused upgrade was tunnelled")
+                self.assertEqual(r.json()["query"], "second=1")
+
     # ---- headers
 
     def test_hop_by_hop_request_headers_removed(self):
