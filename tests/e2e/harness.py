@@ -660,6 +660,7 @@ class Env:
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="onegate-e2e-%s-" % name)
         self.procs = []
+        self.services = []   # Portal and Onegate objects, for restart_dead()
         self.closers = []
         self.failed = False
         self._n = 0
@@ -704,7 +705,9 @@ class Env:
                 raise AssertionError("demo-portal exited:\n" + p.tails())
             return "listening on" in p.stdout() and port_open(port)
         wait_for(ready, 10 * SLACK, what="demo-portal on port %d" % port)
-        return Portal(p, port, title)
+        portal = Portal(p, port, title)
+        self.services.append(portal)
+        return portal
 
     def portals(self, n, title_prefix="Portal"):
         """<n> demo portals titled "<prefix> 1".. "<prefix> n"."""
@@ -746,10 +749,36 @@ class Env:
                                + "quarantine_size_mb=8:thread_local_quarantine_size_kb=256")
         p = self.start(self._next("onegate"), onegate_run_argv(path), env=run_env)
         p.watch = True
+        p.run_env = run_env
         og = Onegate(p, cfg, path)
+        self.services.append(og)
         if wait_ready:
             wait_ready_onegate(og)
         return og
+
+    def restart_dead(self):
+        """Starts again, on the same port and arguments, every portal or onegate of this Env
+        that died on its own, so that one crash does not fail every later test of the class.
+        The dead process stays recorded (its test and the class cleanup still fail).
+        Returns the names of the restarted services."""
+        names = []
+        for svc in self.services:
+            old = svc.proc
+            if not (old.died() or old.stop_code == "died"):
+                continue
+            old.stop_code = "died"
+            old.stopped = True     # reported once; the class cleanup reports it again
+            p = self.start(self._next(old.name.rstrip("0123456789") or "svc"), old.argv,
+                           env=getattr(old, "run_env", None))
+            p.watch = True
+            p.run_env = getattr(old, "run_env", None)
+            svc.proc = p
+            names.append("%s -> %s" % (old.name, p.name))
+            if isinstance(svc, Onegate):
+                wait_ready_onegate(svc)
+            else:
+                wait_for(lambda: port_open(svc.port), 10 * SLACK, what="%s restarted" % p.name)
+        return names
 
     def dump(self):
         """Prints the tail of every captured output and log file, only what was added since
@@ -808,6 +837,7 @@ class Env:
         if dead:
             for p in dead:
                 p.stop_code = "died"
+                p.stopped = True
             raise AssertionError("service(s) died during the test: " + "; ".join(
                 "%s pid %d exit %s:\n%s" % (p.name, p.pid, p.popen.returncode,
                                             tail_file(p.stderr_path, 6000)) for p in dead))
@@ -1285,10 +1315,10 @@ class E2ECase(unittest.TestCase):
 
     def setUp(self):
         if self.env is not None:
-            dead = [p.name for p in self.env.procs if p.watch and (p.stop_code == "died"
-                                                                  or p.died())]
-            if dead:
-                self.fail("service(s) %s died in an earlier test (logs above)" % ", ".join(dead))
+            restarted = self.env.restart_dead()
+            if restarted:
+                sys.stderr.write("\ne2e: restarted after an earlier crash: %s\n"
+                                 % ", ".join(restarted))
 
     def tearDown(self):
         if self.env is not None:
