@@ -6,7 +6,6 @@ round-robin, passive health, and broken upstream framing."""
 
 import hashlib
 import os
-import socket
 import sys
 import time
 

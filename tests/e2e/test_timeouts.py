@@ -6,7 +6,6 @@ the client body gap, upstream connect (-> 502, against a loopback blackhole), up
 
 import hashlib
 import os
-import socket
 import sys
 import time
 
