@@ -13,6 +13,7 @@
 #include "gateway/config.h"
 #include "gateway/endpoints/admin_api.h"
 #include "gateway/log.h"
+#include "gateway/policy_explain.h"
 #include "gateway/services.h"
 #include "gateway/worker.h"
 
@@ -29,6 +30,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: onegate -c FILE          run with configuration FILE (also --config FILE)\n"
             "       onegate --check-config FILE   validate FILE and exit (0 ok, 1 error)\n"
+            "       onegate policy explain --config FILE --person LOGIN --request \"POST /path\"\n"
+            "               [--host HOST]    how the role policy decides that request\n"
             "       onegate --version\n"
             "       onegate --help\n"
             "signals: SIGHUP reloads routes, upstreams and limits; SIGTERM/SIGINT drain and exit\n");
@@ -209,6 +212,8 @@ int main(int argc, char **argv)
     };
     const char *config = NULL;
     int c;
+    if (argc >= 2 && strcmp(argv[1], "policy") == 0)
+        return gw_policy_explain_main(argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "c:t:Vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
