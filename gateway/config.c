@@ -1293,22 +1293,21 @@ static int field_portals(struct loader *L, const char *key, yaml_node_t *v, void
     return 0;
 }
 
-#define THR(k, lo) { .key = #k, .type = F_U32, .offset = offsetof(struct gw_throttle_conf, k), \
-                     .min = (lo), .max = UINT32_MAX }
-static const struct field throttle_fields[] = {
-    THR(window_ms, 1000),
+#define THR(k, lo) { .key = #k, .type = F_U32, .offset = offsetof(struct gw_throttle_rule_conf, \
+                     k), .min = (lo), .max = UINT32_MAX }
+static const struct field throttle_rule_fields[] = {
     THR(free_failures, 0),
     THR(delay_base_ms, 0),
     THR(delay_max_ms, 0),
     THR(lock_failures, 1),
-    THR(address_lock_failures, 1),
     THR(lock_ms, 1000),
+    THR(window_ms, 1000),
 };
 #undef THR
 
-static int finish_throttle(struct loader *L, yaml_node_t *map, void *base)
+static int finish_throttle_rule(struct loader *L, yaml_node_t *map, void *base)
 {
-    const struct gw_throttle_conf *t = base;
+    const struct gw_throttle_rule_conf *t = base;
     if (t->delay_max_ms < t->delay_base_ms) {
         yaml_node_t *at = map_get(L, map, "delay_max_ms");
         return fail_at(L, node_pos(at ? at : map), "delay_max_ms (%u) must not be less than "
@@ -1321,9 +1320,23 @@ static int finish_throttle(struct loader *L, yaml_node_t *map, void *base)
     }
     return 0;
 }
+static const struct section throttle_account_section = {
+    "in sessions.throttle.account", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct section throttle_address_section = {
+    "in sessions.throttle.address", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct field throttle_fields[] = {
+    { .key = "account", .type = F_SECTION, .offset = offsetof(struct gw_throttle_conf, account),
+      .section = &throttle_account_section },
+    { .key = "address", .type = F_SECTION, .offset = offsetof(struct gw_throttle_conf, address),
+      .section = &throttle_address_section },
+};
 static const struct section throttle_section = {
     "in sessions.throttle", throttle_fields, sizeof(throttle_fields) / sizeof(throttle_fields[0]),
-    finish_throttle
+    NULL
 };
 
 #define SES(k, lo) { .key = #k, .type = F_U32, .offset = offsetof(struct gw_sessions_conf, k), \
@@ -1610,14 +1623,13 @@ static void config_defaults(struct gw_config *cfg)
     cfg->sessions.idle_timeout_ms = 1800000;
     cfg->sessions.absolute_timeout_ms = 43200000;
     cfg->sessions.refresh_interval_ms = 60000;
-    cfg->sessions.throttle = (struct gw_throttle_conf){
-        .window_ms = 900000,
-        .free_failures = 3,
-        .delay_base_ms = 250,
-        .delay_max_ms = 8000,
-        .lock_failures = 10,
-        .address_lock_failures = 50,
-        .lock_ms = 900000,
+    cfg->sessions.throttle.account = (struct gw_throttle_rule_conf){
+        .free_failures = 3, .delay_base_ms = 1000, .delay_max_ms = 30000,
+        .lock_failures = 10, .lock_ms = 900000, .window_ms = 900000,
+    };
+    cfg->sessions.throttle.address = (struct gw_throttle_rule_conf){
+        .free_failures = 20, .delay_base_ms = 1000, .delay_max_ms = 30000,
+        .lock_failures = 100, .lock_ms = 900000, .window_ms = 900000,
     };
     cfg->auth = (struct gw_auth_conf){
         .argon2_memory_kib = 19456,

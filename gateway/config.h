@@ -131,18 +131,25 @@ struct gw_portal_conf {
     struct gw_conf_pos pos;
 };
 
-/* Brute-force protection of the login (auth/throttle). Counters live in Redis and expire
- * after window_ms; delays grow from delay_base_ms, doubling per failure past free_failures,
- * up to delay_max_ms; lock_failures failures on one account (address_lock_failures from one
- * client address) lock further attempts for lock_ms. */
+/* Brute-force protection of the login (auth/throttle.h, struct auth_throttle_rule): failures
+ * counted in Redis per account name and per client address. After the n-th failure within
+ * window_ms of the previous one the next attempt waits: nothing while n <= free_failures,
+ * then delay_base_ms doubling per failure up to delay_max_ms, and lock_ms once n reaches
+ * lock_failures. */
+struct gw_throttle_rule_conf {
+    uint32_t free_failures;
+    uint32_t delay_base_ms;
+    uint32_t delay_max_ms;
+    uint32_t lock_failures;
+    uint32_t lock_ms;
+    uint32_t window_ms;
+};
+
 struct gw_throttle_conf {
-    uint32_t window_ms;             /* default 900000 (15 min) */
-    uint32_t free_failures;         /* default 3 */
-    uint32_t delay_base_ms;         /* default 250 */
-    uint32_t delay_max_ms;          /* default 8000 */
-    uint32_t lock_failures;         /* per account; default 10 */
-    uint32_t address_lock_failures; /* per client address; default 50 */
-    uint32_t lock_ms;               /* default 900000 */
+    struct gw_throttle_rule_conf account;   /* 3 free, 1 s doubling to 30 s, lock 15 min
+                                             * after 10, window 15 min */
+    struct gw_throttle_rule_conf address;   /* 20 free, 1 s doubling to 30 s, lock 15 min
+                                             * after 100, window 15 min */
 };
 
 /* `sessions:` — login sessions in Redis and their cookie (docs/CONFIG.md#sessions). */

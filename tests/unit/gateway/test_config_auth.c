@@ -228,8 +228,10 @@ START_TEST(sessions_defaults_and_values)
     ck_assert_str_eq(cfg->sessions.person_header, "X-Onegate-Person");
     ck_assert_uint_eq(cfg->sessions.nportals, 0);
     ck_assert_uint_eq(cfg->sessions.nstrip_headers, 0);
-    ck_assert_uint_eq(cfg->sessions.throttle.free_failures, 3);
-    ck_assert_uint_eq(cfg->sessions.throttle.lock_failures, 10);
+    ck_assert_uint_eq(cfg->sessions.throttle.account.free_failures, 3);
+    ck_assert_uint_eq(cfg->sessions.throttle.account.lock_failures, 10);
+    ck_assert_uint_eq(cfg->sessions.throttle.address.free_failures, 20);
+    ck_assert_uint_eq(cfg->sessions.throttle.address.lock_failures, 100);
     ck_assert_str_eq(cfg->login.prefix, "/-/");
     ck_assert_str_eq(cfg->login.page_title, "Sign in");
     ck_assert_ptr_null(cfg->login.template_text);
@@ -247,8 +249,10 @@ START_TEST(sessions_defaults_and_values)
         "  portals:\n"
         "    - { name: ssp, title: Self-Service Portal, path: /ssp/ }\n"
         "    - { name: operator, title: Operator portal, path: /operator/, host: ops.example }\n"
-        "  throttle: { window_ms: 60000, free_failures: 1, delay_base_ms: 10, delay_max_ms: 20,"
-        " lock_failures: 4, address_lock_failures: 9, lock_ms: 3000 }\n"
+        "  throttle:\n"
+        "    account: { window_ms: 60000, free_failures: 1, delay_base_ms: 10, delay_max_ms: 20,"
+        " lock_failures: 4, lock_ms: 3000 }\n"
+        "    address: { free_failures: 2, lock_failures: 9 }\n"
         "login:\n  prefix: /auth/\n  page_title: Welcome to the portals\n");
     ck_assert_str_eq(cfg->sessions.cookie_name, "og_s");
     ck_assert_uint_eq(cfg->sessions.idle_timeout_ms, 2000);
@@ -264,10 +268,12 @@ START_TEST(sessions_defaults_and_values)
     ck_assert_ptr_null(cfg->sessions.portals[0].host);
     ck_assert_str_eq(cfg->sessions.portals[1].host, "ops.example");
     ck_assert_str_eq(cfg->sessions.portals[1].path, "/operator/");
-    ck_assert_uint_eq(cfg->sessions.throttle.window_ms, 60000);
-    ck_assert_uint_eq(cfg->sessions.throttle.lock_failures, 4);
-    ck_assert_uint_eq(cfg->sessions.throttle.address_lock_failures, 9);
-    ck_assert_uint_eq(cfg->sessions.throttle.lock_ms, 3000);
+    ck_assert_uint_eq(cfg->sessions.throttle.account.window_ms, 60000);
+    ck_assert_uint_eq(cfg->sessions.throttle.account.lock_failures, 4);
+    ck_assert_uint_eq(cfg->sessions.throttle.account.lock_ms, 3000);
+    ck_assert_uint_eq(cfg->sessions.throttle.address.lock_failures, 9);
+    ck_assert_uint_eq(cfg->sessions.throttle.address.free_failures, 2);
+    ck_assert_uint_eq(cfg->sessions.throttle.address.window_ms, 900000);
     ck_assert_str_eq(cfg->login.prefix, "/auth/");
     ck_assert_str_eq(cfg->login.page_title, "Welcome to the portals");
     gw_config_free(cfg);
@@ -322,12 +328,17 @@ START_TEST(sessions_errors)
                  "t.yaml:11:7: duplicate portal 'a' (first at 10:7)");
     expect_error(MINIMAL "sessions:\n  portals:\n    - { name: a, title: \"A\\tB\", path: /a/ }\n",
                  "t.yaml:10:25: title must not contain control characters (got 'A?B')");
-    expect_error(MINIMAL "sessions:\n  throttle: { delay_base_ms: 100, delay_max_ms: 50 }\n",
-                 "t.yaml:9:49: delay_max_ms (50) must not be less than delay_base_ms (100)");
-    expect_error(MINIMAL "sessions:\n  throttle: { free_failures: 5, lock_failures: 5 }\n",
-                 "t.yaml:9:48: lock_failures (5) must be greater than free_failures (5)");
-    expect_error(MINIMAL "sessions:\n  throttle: { lock_ms: 1 }\n",
-                 "t.yaml:9:24: lock_ms out of range: 1 (expected 1000..4294967295)");
+    expect_error(MINIMAL "sessions:\n  throttle:\n    account: { delay_base_ms: 2000, "
+                 "delay_max_ms: 1500 }\n",
+                 "t.yaml:10:51: delay_max_ms (1500) must not be less than delay_base_ms (2000)");
+    expect_error(MINIMAL "sessions:\n  throttle:\n    address: { free_failures: 5, "
+                 "lock_failures: 5 }\n",
+                 "t.yaml:10:49: lock_failures (5) must be greater than free_failures (5)");
+    expect_error(MINIMAL "sessions:\n  throttle:\n    account: { lock_ms: 1 }\n",
+                 "t.yaml:10:25: lock_ms out of range: 1 (expected 1000..4294967295)");
+    expect_error(MINIMAL "sessions:\n  throttle: { lock_ms: 1000 }\n",
+                 "t.yaml:9:15: unknown key 'lock_ms' in sessions.throttle (expected account, "
+                 "address)");
 }
 END_TEST
 
