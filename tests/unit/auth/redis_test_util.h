@@ -24,7 +24,7 @@ struct test_redis {
     char dir[64];
 };
 
-static int test_redis_free_port(void)
+static inline int test_redis_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -39,7 +39,7 @@ static int test_redis_free_port(void)
     return ntohs(sa.sin_port);
 }
 
-static int test_redis_can_connect(int port)
+static inline int test_redis_can_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -59,7 +59,7 @@ static int test_redis_can_connect(int port)
 
 /* Starts (or restarts on the same port and dir) the server; waits until it answers PING.
  * Returns 0 or -1. */
-static int test_redis_spawn(struct test_redis *t)
+static inline int test_redis_spawn(struct test_redis *t)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", t->port);
@@ -91,7 +91,7 @@ static int test_redis_spawn(struct test_redis *t)
     return -1;
 }
 
-static int test_redis_start(struct test_redis *t)
+static inline int test_redis_start(struct test_redis *t)
 {
     memset(t, 0, sizeof(*t));
     snprintf(t->dir, sizeof(t->dir), "/tmp/og-redis-XXXXXX");
@@ -106,7 +106,7 @@ static int test_redis_start(struct test_redis *t)
 }
 
 /* Stops the server by its pid (SIGTERM, then waits; SIGKILL after 5 s). */
-static void test_redis_stop(struct test_redis *t)
+static inline void test_redis_stop(struct test_redis *t)
 {
     if (t->pid <= 0)
         return;
@@ -126,7 +126,7 @@ static void test_redis_stop(struct test_redis *t)
 }
 
 /* Stops the server and removes its data dir. */
-static void test_redis_destroy(struct test_redis *t)
+static inline void test_redis_destroy(struct test_redis *t)
 {
     test_redis_stop(t);
     if (t->dir[0]) {
@@ -139,7 +139,7 @@ static void test_redis_destroy(struct test_redis *t)
 }
 
 /* Kills the server at once (SIGKILL, even while paused): replies in flight are lost. */
-static void test_redis_kill(struct test_redis *t)
+static inline void test_redis_kill(struct test_redis *t)
 {
     if (t->pid <= 0)
         return;
@@ -148,7 +148,7 @@ static void test_redis_kill(struct test_redis *t)
     t->pid = 0;
 }
 
-static void test_redis_pause(struct test_redis *t) { kill(t->pid, SIGSTOP); }
-static void test_redis_resume(struct test_redis *t) { kill(t->pid, SIGCONT); }
+static inline void test_redis_pause(struct test_redis *t) { kill(t->pid, SIGSTOP); }
+static inline void test_redis_resume(struct test_redis *t) { kill(t->pid, SIGCONT); }
 
 #endif
