@@ -402,7 +402,7 @@ int auth_redis_async_cmd_argv(struct auth_redis_async *a, int argc, const char *
     return rc;
 }
 
-static void script_sha(struct auth_redis_script *s)
+void auth_redis_script_sha(struct auth_redis_script *s)
 {
     if (s->sha[0])
         return;
@@ -423,7 +423,7 @@ int auth_redis_async_eval(struct auth_redis_async *a, struct auth_redis_script *
     int rc = submit_check(a);
     if (rc)
         return rc;
-    script_sha(s);
+    auth_redis_script_sha(s);
     char nk[16];
     int nklen = snprintf(nk, sizeof(nk), "%d", nkeys);
     int argc = 3 + nkeys + nargs;

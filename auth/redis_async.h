@@ -93,6 +93,10 @@ int auth_redis_async_eval(struct auth_redis_async *a, struct auth_redis_script *
                           const size_t *arglens, auth_redis_async_cb *cb, void *arg,
                           struct auth_redis_call **call);
 
+/* Fills <s>->sha (SHA1 of the source) if unset. The eval calls do it lazily; call this once
+ * for static scripts before several threads use them, so that no two threads write it. */
+void auth_redis_script_sha(struct auth_redis_script *s);
+
 /* Marks a pending call abandoned: its callback will never run (the reply, when it comes, is
  * dropped). Use when the request that issued it goes away. */
 void auth_redis_call_cancel(struct auth_redis_call *call);

@@ -5,6 +5,7 @@
  * Times come from Redis (TIME) so that every gateway instance agrees with the key TTLs. */
 #include "auth/session.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,18 @@ static struct auth_redis_script script_list = {
     "return out\n",
 };
 
+/* Script SHA1s are computed once, before any thread uses the scripts. */
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+
+static void sha_init(void)
+{
+    auth_redis_script_sha(&script_create);
+    auth_redis_script_sha(&script_touch);
+    auth_redis_script_sha(&script_logout);
+    auth_redis_script_sha(&script_revoke);
+    auth_redis_script_sha(&script_list);
+}
+
 const char *auth_session_err_name(int rc)
 {
     switch (rc) {
@@ -212,6 +225,7 @@ int auth_sessions_new(const struct auth_session_opts *opts, const char *key_pref
         snprintf(err, errlen, "libsodium failed to initialise");
         return AUTH_SESSION_ENOMEM;
     }
+    pthread_once(&sha_once, sha_init);
     struct auth_sessions *ss = calloc(1, sizeof(*ss));
     if (!ss)
         return AUTH_SESSION_ENOMEM;
