@@ -12,6 +12,7 @@
 
 #include "gateway/config.h"
 #include "gateway/endpoints/admin_api.h"
+#include "gateway/endpoints/login.h"
 #include "gateway/log.h"
 #include "gateway/policy_explain.h"
 #include "gateway/services.h"
@@ -21,6 +22,7 @@ struct main_ctx {
     struct event_base *base;
     struct gw_rtconf *rt;           /* current configuration (main thread's reference) */
     struct gw_services *svc;        /* auth work pool; outlives the workers' loops */
+    struct event *retry_ev;         /* retries the pool while Redis is unreachable */
     char *path;
     bool stopping;
 };
@@ -68,6 +70,16 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     m->rt = rt;
     GW_LOG(GW_LOG_INFO, "configuration reloaded from %s (%zu routes, %zu upstreams)", m->path,
            rt->cfg->nroutes, rt->cfg->nupstreams);
+}
+
+/* Retries starting the auth work pool while Redis has been unreachable since start. */
+static void on_services_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct main_ctx *m = arg;
+    if (!m->stopping && !gw_services_retry(m->svc)) {
+        struct timeval tv = { 1, 0 };
+        evtimer_add(m->retry_ev, &tv);
+    }
 }
 
 static void on_sigterm(evutil_socket_t sig, short what, void *arg)
@@ -135,9 +147,9 @@ static int run(const char *path)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL;
     /* the pool's threads inherit the blocked signals too */
-    if (gw_services_new(m.rt->cfg, &m.svc, err, sizeof err) != 0 ||
-        gw_admin_api_register(m.rt->cfg, m.svc) != 0) {
-        GW_LOG(GW_LOG_ERROR, "%s", m.svc ? "cannot register the admin API" : err);
+    if (gw_services_new(m.rt->cfg, nworkers, &m.svc, err, sizeof err) != 0 ||
+        gw_admin_api_register(m.rt->cfg, m.svc) != 0 || gw_login_register(m.rt->cfg) != 0) {
+        GW_LOG(GW_LOG_ERROR, "%s", m.svc ? "cannot register the admin and login endpoints" : err);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         goto out;
     }
@@ -165,6 +177,11 @@ static int run(const char *path)
         gw_workers_destroy();
         goto out;
     }
+    m.retry_ev = evtimer_new(m.base, on_services_retry, &m);
+    if (m.retry_ev && !gw_services_retry(m.svc)) {
+        struct timeval tv = { 1, 0 };
+        evtimer_add(m.retry_ev, &tv);
+    }
     if (gw_workers_start() != 0) {
         gw_workers_drain();
         gw_workers_join();
@@ -186,6 +203,8 @@ static int run(const char *path)
     GW_LOG(GW_LOG_INFO, "drained, exiting");
     rc = 0;
 out:
+    if (m.retry_ev)
+        event_free(m.retry_ev);
     if (ev_hup)
         event_free(ev_hup);
     if (ev_term)

@@ -1,8 +1,8 @@
-/* gateway/endpoints/admin_auth.h — who is calling the admin API. Today: the bootstrap token
- * from admin.bootstrap_token_file, presented as "Authorization: Bearer <token>" and compared
- * in constant time. With sessions (issue 4): a person with the application_manager role, the
- * bootstrap token then only from a loopback client. The answer may come asynchronously (a
- * session lookup), always on the request's worker thread. */
+/* gateway/endpoints/admin_auth.h — who is calling the admin API: a person with the
+ * application_manager role, by their session cookie (one Redis lookup), or — from a loopback
+ * client only — the bootstrap token of admin.bootstrap_token_file, presented as
+ * "Authorization: Bearer <token>" and compared in constant time. The answer may come
+ * asynchronously (the session lookup), always on the request's worker thread. */
 #ifndef ONEGATE_GATEWAY_ENDPOINTS_ADMIN_AUTH_H
 #define ONEGATE_GATEWAY_ENDPOINTS_ADMIN_AUTH_H
 

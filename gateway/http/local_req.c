@@ -47,6 +47,12 @@ const struct gw_endpoint *gw_endpoint_find(const struct gw_wconf *wc, const char
             return &ep_ready;
         if (!strcmp(rest, "metrics"))
             return &ep_metrics;
+        /* onegate's own endpoints registered below the builtin prefix (login, logout,
+         * session: gateway/endpoints/login.c); only exact ones */
+        for (size_t i = 0; i < nregistry; i++)
+            if (registry[i].exact && strlen(registry[i].prefix) == len &&
+                !memcmp(path, registry[i].prefix, len))
+                return &registry[i];
         return &ep_none;
     }
     const struct gw_endpoint *best = NULL;

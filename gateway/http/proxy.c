@@ -9,6 +9,7 @@
  * resumes below GW_IO_LOW_WATER, so memory per request stays bounded whatever the body size.
  */
 #include "gateway/http/request.h"
+#include "gateway/identify.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -117,6 +118,8 @@ static void build_head(struct gw_req *r)
         .body = r->body,
         .content_length = r->h.content_length,
         .upgrade_websocket = r->upgrade_ws,
+        .drop = gw_identify_drop_header, .drop_arg = r,    /* identity seam (identify.h) */
+        .extra = r->id_extra,
     };
     w->scratch.len = 0;
     gw_headers_build_upstream(&w->scratch, &f);

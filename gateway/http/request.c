@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "gateway/http/errors.h"
+#include "gateway/identify.h"
 
 bool gw_request_wants_json(const struct gw_req *r)
 {
@@ -209,8 +210,8 @@ static void dispatch_proxy(struct gw_req *r, size_t route)
         gw_request_error(r, 413, "request body larger than this route accepts", false);
         return;
     }
-    /* Seam: identify + decide (issue 4) goes here; see the comment at the top of the file. */
-    gw_proxy_start(r);
+    /* Seam: identify + decide (gateway/identify.c); it calls gw_proxy_start() or answers. */
+    gw_identify_start(r);
 }
 
 void gw_request_start(struct gw_conn *c, const char *p, size_t head_len)
@@ -336,6 +337,7 @@ void gw_request_client_gone(struct gw_req *r)
 {
     r->conn = NULL;
     if (r->kind == GW_REQ_PROXY) {
+        gw_identify_cancel(r);              /* a Redis call in flight will not call back */
         gw_proxy_cancel(r);
         gw_request_free(r);
     } else if (r->kind == GW_REQ_LOCAL) {
@@ -386,6 +388,7 @@ void gw_request_log(struct gw_req *r)
 void gw_request_free(struct gw_req *r)
 {
     gw_request_log(r);
+    gw_identify_release(r);
     if (r->lbody)
         evbuffer_free(r->lbody);
     gw_wconf_unref(r->wc);

@@ -112,6 +112,12 @@ struct gw_req {
     bool up_used;
     bool responded;                 /* a response head has been queued to the client */
 
+    /* identify + decide (gateway/identify.c) */
+    struct gw_ident *ident;         /* the stage's state while it waits for Redis; owned */
+    char *id_extra;                 /* headers the stage adds upstream ("Name: v\r\n"...); owned */
+    bool id_person;                 /* allowed as a person: the client's Authorization and
+                                     * onegate's cookies are not forwarded */
+
     /* local endpoints: body collection */
     struct evbuffer *lbody;
     size_t lbody_max;

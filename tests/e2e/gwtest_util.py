@@ -106,6 +106,12 @@ def base_config(redis_port, operator_addr, ssp_addr, tmpdir):
                 "access_log": os.path.join(tmpdir, "access.log")},
         "redis": {"address": f"127.0.0.1:{redis_port}", "timeout_ms": 500},
         "admin": {"bootstrap_token_file": token_file},
+        "sessions": {
+            "insecure_dev_cookies": True,       # plain HTTP on loopback in the tests
+            "portals": [{"name": "ssp", "title": "Self-Service Portal", "path": "/ssp/"},
+                        {"name": "operator", "title": "Operator portal",
+                         "path": "/operator/"}],
+        },
         "auth": {"argon2id": {"memory_kib": 8192, "iterations": 1}, "work_threads": 2},
     }
 
