@@ -640,8 +640,7 @@ static int handle_head(struct gw_req *r, const char *p, size_t hl)
         start_tunnel(r);
         return -1;
     }
-    r->px = GW_PX_RESP_BODY;
-    gw_upconn_timer(r->uc, ucf(r)->read_timeout_ms);
+    r->px = GW_PX_RESP_BODY;              /* read-gap timer: armed below if the body goes on */
     return 0;
 }
 

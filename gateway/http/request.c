@@ -31,9 +31,11 @@ bool gw_request_wants_json(const struct gw_req *r)
 
 static struct gw_req *req_alloc(struct gw_conn *c, size_t extra)
 {
-    struct gw_req *r = calloc(1, sizeof *r + extra);
+    /* Only the struct is zeroed: the trailing fields/head area is written before it is read. */
+    struct gw_req *r = malloc(sizeof *r + extra);
     if (!r)
         return NULL;
+    memset(r, 0, sizeof *r);
     r->conn = c;
     r->w = c->w;
     r->wc = c->w->conf;
@@ -46,7 +48,7 @@ static struct gw_req *req_alloc(struct gw_conn *c, size_t extra)
     r->path = (char *)"-";
     r->path_len = 1;
     r->query = (char *)"";
-    snprintf(r->client_ip, sizeof r->client_ip, "%s", c->peer_ip);
+    memcpy(r->client_ip, c->peer_ip, sizeof r->client_ip);
     gw_worker_request_id(c->w, r->request_id);
     c->req = r;
     return r;
@@ -61,7 +63,8 @@ void gw_request_error(struct gw_req *r, int status, const char *detail, bool kee
     }
     struct gw_worker *w = r->w;
     gw_worker_update_dates(w);
-    keep = keep && r->body_done && r->keep_alive && status != 408;
+    keep = keep && r->body_done && r->keep_alive && status != 408 && !w->draining &&
+           !c->close_after;
     w->scratch.len = 0;
     gw_error_build(&w->scratch, status, detail, r->request_id, w->date, gw_request_wants_json(r),
                    keep, r->http_minor == 0, r->is_head);
