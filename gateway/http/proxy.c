@@ -253,16 +253,24 @@ static void on_queue_timeout(evutil_socket_t fd, short what, void *arg)
     fail(r, 503, "no upstream connection available in time");
 }
 
+static void connect_on(struct gw_req *r, struct gw_upserver *s, bool fresh);
+
 static void connect_next(struct gw_req *r, bool fresh)
 {
     size_t nservers = r->wc->ups[r->upstream].n;
-    if (!fresh && r->tries >= nservers) {
+    if (nservers == 0 || (!fresh && r->tries >= nservers)) {
         fail(r, 502, "no upstream server accepted the connection");
         return;
     }
     struct gw_upserver *s = pick_server(r);
     if (!fresh)
         r->tries++;
+    connect_on(r, s, fresh);
+}
+
+/* Gets a connection to server <s> for <r> (or a place in its wait queue). */
+static void connect_on(struct gw_req *r, struct gw_upserver *s, bool fresh)
+{
     r->srv = s;
     r->head_queued = false;
     r->px = GW_PX_WAIT_CONN;
@@ -304,8 +312,7 @@ void gw_proxy_upstream_granted(struct gw_req *r)
 {
     px_timer_off(r);
     r->queued = false;
-    r->tries--;                             /* the queued attempt did not use up a server */
-    connect_next(r, false);
+    connect_on(r, r->srv, false);           /* a slot on the server it waited for */
 }
 
 void gw_proxy_upstream_connected(struct gw_req *r, struct gw_upconn *uc)
