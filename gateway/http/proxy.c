@@ -282,8 +282,8 @@ static void connect_on(struct gw_req *r, struct gw_upserver *s, bool fresh)
     } else if (rc == GW_POOL_CONNECTING) {
         r->uc = uc;
         build_head(r);
-        pump_body(r);                       /* buffered until the connection is up */
         gw_upconn_timer(uc, ucf(r)->connect_timeout_ms);
+        pump_body(r);                       /* buffered until the connection is up; may end r */
     } else if (rc == GW_POOL_QUEUED) {
         r->queued = true;
         evtimer_assign(&r->px_tmo, r->w->base, on_queue_timeout, r);
