@@ -388,6 +388,9 @@ void gw_request_log(struct gw_req *r)
 
 void gw_request_free(struct gw_req *r)
 {
+    if (r->kind == GW_REQ_PROXY)
+        gw_proxy_cancel(r);                 /* any upstream connection or queue place (no-op
+                                             * when the proxy already let go of it) */
     gw_request_log(r);
     if (r->lbody)
         evbuffer_free(r->lbody);
