@@ -117,6 +117,9 @@ static void build_head(struct gw_req *r)
         .body = r->body,
         .content_length = r->h.content_length,
         .upgrade_websocket = r->upgrade_ws,
+        .drop = r->id_drop,
+        .drop_arg = r->id_drop_arg,
+        .extra = r->id_extra,
     };
     w->scratch.len = 0;
     gw_headers_build_upstream(&w->scratch, &f);

@@ -10,8 +10,9 @@
  * connection stops reading past a limit), the connection timer covers a stuck body, and if
  * the client leaves, gw_request_client_gone() runs: the stage must then find r->conn == NULL
  * and only release the request. Identity headers are removed and added at forwarding time
- * through gw_fwd_req.drop / .extra (gateway/http/headers.h), which proxy.c fills from fields
- * of struct gw_req that the stage will own (today: none, nothing is dropped or added).
+ * through gw_fwd_req.drop / .extra (gateway/http/headers.h), which proxy.c fills from
+ * r->id_drop / r->id_drop_arg / r->id_extra (struct gw_req): the stage sets them before it
+ * calls gw_proxy_start (today nothing sets them: nothing is dropped or added).
  */
 #include "gateway/http/request.h"
 
@@ -392,6 +393,7 @@ void gw_request_free(struct gw_req *r)
         gw_proxy_cancel(r);                 /* any upstream connection or queue place (no-op
                                              * when the proxy already let go of it) */
     gw_request_log(r);
+    free(r->id_extra);
     if (r->lbody)
         evbuffer_free(r->lbody);
     gw_wconf_unref(r->wc);
