@@ -318,8 +318,10 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_conn *c = arg;
     c->busy++;
-    if (gw_conn_flush(c) < 0)
+    if (gw_io_flush_ready(&c->io) < 0) {
+        gw_conn_close(c);
         goto out;
+    }
     if (c->state == GW_C_CLOSING) {
         finish_closing(c);
         goto out;
