@@ -195,6 +195,7 @@ static void dispatch_local(struct gw_req *r, const struct gw_endpoint *ep)
 {
     r->kind = GW_REQ_LOCAL;
     r->ep = ep;
+    memcpy(&r->peer, &r->conn->peer, sizeof r->peer);
     r->route_metric = GW_METRIC_ROUTE_BUILTIN;
     ep->handle(r, ep->ctx);
 }

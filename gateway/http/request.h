@@ -117,6 +117,9 @@ struct gw_req {
     bool up_used;
     bool responded;                 /* a response head has been queued to the client */
 
+    /* local endpoints: the client address, kept for handlers that outlive the connection */
+    struct sockaddr_storage peer;
+
     /* local endpoints: body collection */
     struct evbuffer *lbody;
     size_t lbody_max;
