@@ -274,6 +274,8 @@ static void answer_need_token(struct gw_req *r, const struct pol_decision *d)
 static void proceed(struct gw_req *r, const char *person_id)
 {
     r->id_person = person_id != NULL;
+    r->id_drop = gw_identify_drop_header;
+    r->id_drop_arg = r;
     if (build_extra(r, person_id) != 0) {
         gw_request_error(r, 500, "out of memory", false);
         return;

@@ -112,7 +112,7 @@ const char *gw_req_header(const struct gw_req *r, const char *name)
 
 const struct sockaddr *gw_req_client_addr(const struct gw_req *r)
 {
-    return r->conn ? (const struct sockaddr *)&r->conn->peer : NULL;
+    return (const struct sockaddr *)&r->peer;
 }
 
 static int lbody_add(void *arg, const char *data, size_t len)
