@@ -331,12 +331,12 @@ def redis_restart(redis):
          "--appendonly", "yes", "--save", "", "--daemonize", "no",
          "--logfile", os.path.join(redis.dir, "redis.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 5
+    deadline = time.time() + 10
     while time.time() < deadline:
         try:
             redis.conn = dirtest_util.RespClient(redis.port)
             if redis.conn.cmd("PING") == "PONG":
                 return
-        except OSError:
+        except (OSError, dirtest_util.RedisError):      # not up yet, or LOADING the AOF
             time.sleep(0.05)
     raise RuntimeError("redis-server did not restart")
