@@ -188,6 +188,7 @@ upstreams:
 routes:
   - path: /
     upstream: bench
+    public: true
 log:
   level: warn
   error_log: $TMP/onegate/error.log

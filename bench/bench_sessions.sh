@@ -11,6 +11,8 @@
 #       script, same Redis), so the comparison measures the architecture (a second hop per
 #       request), not a slower language. It does not evaluate the role rule (whoami answers
 #       any logged-in person), which if anything favours (c).
+#   (d) onegate on a public route of the same instance (Host: public.bench): the proxy alone,
+#       no session lookup — isolates what the session check + policy stage costs in (b).
 # Measured: ROUNDS interleaved wrk rounds (order rotated each round): requests/s, p50, p99,
 # CPU us per request of the proxy processes and of redis-server, Redis commands per request
 # (INFO commandstats delta / requests: EVALSHA = round trips); system calls per request
@@ -105,6 +107,10 @@ upstreams:
     max_idle_per_server: $UPSTREAM_KEEPALIVE
 roles: [operator]
 routes:
+  - host: public.bench
+    path: /
+    upstream: bench
+    public: true
   - path: /
     upstream: bench
     access:
@@ -181,15 +187,17 @@ start_retry nginx-auth start_nginx_auth
 NGA_PORT=$STARTED_PORT
 NGA_PID=$(nginx_worker "$STARTED_PID")
 
-VARIANTS="nginx onegate authreq"
-declare -A PORT_OF=([nginx]=$NGX_PORT [onegate]=$OG_PORT [authreq]=$NGA_PORT)
-declare -A PIDS_OF=([nginx]="$NGX_PID" [onegate]="$OG_PID" [authreq]="$NGA_PID $OG_PID")
+VARIANTS="nginx onegate authreq public"
+declare -A PORT_OF=([nginx]=$NGX_PORT [onegate]=$OG_PORT [authreq]=$NGA_PORT [public]=$OG_PORT)
+declare -A PIDS_OF=([nginx]="$NGX_PID" [onegate]="$OG_PID" [authreq]="$NGA_PID $OG_PID"
+                    [public]="$OG_PID")
+declare -A HOST_OF=([nginx]=bench [onegate]=bench [authreq]=bench [public]=public.bench)
 url_of() { echo "http://127.0.0.1:${PORT_OF[$1]}$BENCH_PATH"; }
 
 # ---- sanity: same answer through all three; no cookie -> refused by (b) and (c) -----------
 for t in $VARIANTS; do
-  code=$(curl -s -H "$CK_HDR" -D "$TMP/sanity-$t.head" -o "$TMP/sanity-$t.body" \
-    -w '%{http_code}' "$(url_of "$t")")
+  code=$(curl -s -H "$CK_HDR" -H "Host: ${HOST_OF[$t]}" -D "$TMP/sanity-$t.head" \
+    -o "$TMP/sanity-$t.body" -w '%{http_code}' "$(url_of "$t")")
   [ "$code" = 200 ] || die "$t answered $code for $BENCH_PATH with the session cookie"
   grep -qi '^X-Demo-Portal: Bench portal' "$TMP/sanity-$t.head" ||
     die "$t did not answer from our upstream"
@@ -202,6 +210,8 @@ for t in onegate authreq; do
     -H "Cookie: onegate_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$(url_of "$t")")
   [ "$code" = 401 ] || die "$t answered $code with an unknown session (expected 401)"
 done
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: public.bench" "$(url_of public)")
+[ "$code" = 200 ] || die "the public route answered $code without a session (expected 200)"
 BODY_BYTES=$(wc -c <"$TMP/sanity-nginx.body")
 
 {
@@ -249,7 +259,7 @@ measure() {
   pb=$(cpu_ticks ${PIDS_OF[$t]}); rb=$(cpu_ticks "$REDIS_PID"); ub=$(cpu_ticks "$UP_PID")
   read -r pab ptb < <(core_ticks "$PROXY_CPU")
   read -r lab ltb < <(core_ticks "$LOAD_CPU")
-  wrk_run "$(url_of "$t")" "$DURATION" "$out" -H "$CK_HDR" "$@"
+  wrk_run "$(url_of "$t")" "$DURATION" "$out" -H "$CK_HDR" -H "Host: ${HOST_OF[$t]}" "$@"
   pa=$(cpu_ticks ${PIDS_OF[$t]}); ra=$(cpu_ticks "$REDIS_PID"); ua=$(cpu_ticks "$UP_PID")
   read -r paa pta < <(core_ticks "$PROXY_CPU")
   read -r laa lta < <(core_ticks "$LOAD_CPU")
@@ -263,14 +273,15 @@ measure() {
 
 for t in $VARIANTS; do
   log "warm-up $t ${WARMUP}s"
-  wrk_run "$(url_of "$t")" "$WARMUP" "$RES/warmup-$t.wrk" -H "$CK_HDR"
+  wrk_run "$(url_of "$t")" "$WARMUP" "$RES/warmup-$t.wrk" -H "$CK_HDR" -H "Host: ${HOST_OF[$t]}"
 done
 : >"$RES/rounds.tsv"
 for ((r = 1; r <= ROUNDS; r++)); do
-  case $((r % 3)) in
-    1) order="nginx onegate authreq" ;;
-    2) order="onegate authreq nginx" ;;
-    0) order="authreq nginx onegate" ;;
+  case $((r % 4)) in
+    1) order="nginx onegate authreq public" ;;
+    2) order="onegate authreq public nginx" ;;
+    3) order="authreq public nginx onegate" ;;
+    0) order="public nginx onegate authreq" ;;
   esac
   for t in $order; do
     ROUND=$r
@@ -301,7 +312,8 @@ if [ "$STRACE_DURATION" != 0 ]; then
       done
     done
     sleep 0.5
-    wrk_run "$(url_of "$t")" "$STRACE_DURATION" "$RES/strace-$t.wrk" -H "$CK_HDR"
+    wrk_run "$(url_of "$t")" "$STRACE_DURATION" "$RES/strace-$t.wrk" -H "$CK_HDR" \
+      -H "Host: ${HOST_OF[$t]}"
     sleep 0.2
     for p in "${sp[@]}"; do kill -INT "$p" 2>/dev/null || true; done
     for p in "${sp[@]}"; do wait "$p" || true; done
@@ -320,7 +332,7 @@ if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
   pp2=$!
   BG_PIDS+=("$pp1" "$pp2")
   sleep 1
-  wrk_run "$(url_of onegate)" "$DURATION" "$RES/perf-onegate.wrk" -H "$CK_HDR"
+  wrk_run "$(url_of onegate)" "$DURATION" "$RES/perf-onegate.wrk" -H "$CK_HDR" -H "Host: bench"
   kill -INT "$pp1" "$pp2" 2>/dev/null || true
   wait "$pp1" || true
   wait "$pp2" || true
