@@ -35,7 +35,9 @@
 #   LOGIN_DURATION (10 s), LOGIN_ROUNDS (3; 0 skips the login phase), RATE_CONNS (8),
 #   RATE_DELAY_MS (1), WORK_THREADS (onegate auth.work_threads; default: onegate's default),
 #   HOLD=1 (set everything up, print ports and pids, wait for ^C/SIGTERM),
-#   PERF=1 (perf record -g of onegate and redis-server during one (b) run: perf-*.txt),
+#   WORK_NICE=N (also measure "busynice": the same busy runs with onegate's work-pool threads
+#   reniced to N — what lowering the hash threads' priority would give; threads found by
+#   their CPU during the logins-alone run), PERF=1 (perf record -g of onegate and redis-server during one (b) run: perf-*.txt),
 #   ONEGATE_BUILD_DIR (build), KEEP_TMP=1 keeps the temp dir, SUMMARY_FILE=path.
 # Everything started here is stopped by pid on exit. Not a test: run it on an idle machine.
 set -eu -o pipefail
@@ -61,6 +63,7 @@ RATE_CONNS=${RATE_CONNS:-8}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-64}
 RATE_DELAY_MS=${RATE_DELAY_MS:-1}
 WORK_THREADS=${WORK_THREADS:-}
+WORK_NICE=${WORK_NICE:-}
 ONEGATE="$BUILD/gateway/onegate"
 CTL="$BUILD/gateway/ctl/onegatectl"
 NGINX=${NGINX:-/usr/sbin/nginx}
@@ -232,6 +235,7 @@ BODY_BYTES=$(wc -c <"$TMP/sanity-nginx.body")
   echo "upstream_keepalive=$UPSTREAM_KEEPALIVE"
   echo "rate_delay_ms=$RATE_DELAY_MS"
   echo "work_threads=$(grep -o 'work_threads: [0-9]*' "$OG_CONF" | awk '{print $2}')"
+  echo "work_nice=$WORK_NICE"
   echo "onegate_threads=$(ls "/proc/$OG_PID/task" | wc -l)"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "versions=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $("$ONEGATE" --version 2>&1 | head -1), $(redis-server --version | awk '{print "redis", $3}'), $(wrk --version 2>&1 | head -1 | awk '{print "wrk", $2}'), Linux $(uname -r), $(nproc) CPUs"
@@ -344,6 +348,15 @@ if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
 fi
 
 # ---- 4. logins -----------------------------------------------------------------------------
+thread_ticks() { # "TID ticks" of each onegate thread, sorted by TID (for join)
+  local t
+  for t in /proc/"$OG_PID"/task/*; do
+    echo "${t##*/} $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}')"
+  done | sort
+}
+NWORK=$(grep -o 'work_threads: [0-9]*' "$OG_CONF" | awk '{print $2}' || true)
+NWORK=${NWORK:-2}
+WORK_TIDS=""
 login_load() { # SECONDS OUTFILE — in the foreground
   taskset -c "$LOAD_CPU" python3 bench/login_load.py --port "$OG_PORT" --users "$TMP/users" \
     --password-file "$PW_FILE" --clients "$LOGIN_CLIENTS" --duration "$1" >"$2" 2>&1
@@ -357,19 +370,33 @@ if [ "$LOGIN_ROUNDS" != 0 ]; then
     # logins alone: logins/s and onegate CPU per login
     out="$RES/logins$(printf %02d "$r").txt"
     b=$(cpu_ticks "$OG_PID")
+    thread_ticks >"$TMP/threads.before"
     login_load "$LOGIN_DURATION" "$out"
+    thread_ticks >"$TMP/threads.after"
     a=$(cpu_ticks "$OG_PID")
+    if [ -n "$WORK_NICE" ] && [ -z "$WORK_TIDS" ]; then
+      # The work-pool threads are the ones that burned CPU while only logins ran.
+      WORK_TIDS=$(join "$TMP/threads.before" "$TMP/threads.after" |
+        awk -v main="$OG_PID" '$1 != main {print $3 - $2, $1}' | sort -rn |
+        head -n "$NWORK" | awk '{print $2}' | xargs)
+      log "work-pool threads (by CPU during logins): $WORK_TIDS"
+      echo "work_tids=$WORK_TIDS" >>"$RES/meta.txt"
+    fi
     printf '%d\t%s\t%d\n' "$r" "$out" $((a - b)) >>"$RES/logins.tsv"
     log "round $r logins alone: $(cat "$out")"
     sleep 1
     # (b) idle vs while logins run flat out; saturating and at a fixed moderate rate
     if ((r % 2)); then order="idle busy"; else order="busy idle"; fi
+    [ -n "$WORK_TIDS" ] && order="$order busynice"
     for mode in sat rate; do
       if [ "$mode" = rate ]; then opts=(-c"$RATE_CONNS" -s "$TMP/delay.lua"); else opts=(); fi
       for state in $order; do
         out="$RES/login$(printf %02d "$r")-$mode-$state.wrk"
         lp=""
-        if [ "$state" = busy ]; then
+        if [ "$state" = busynice ]; then
+          renice -n "$WORK_NICE" -p $WORK_TIDS >/dev/null
+        fi
+        if [ "$state" != idle ]; then
           login_load $((DURATION + 3)) "$out.logins" &
           lp=$!
           BG_PIDS+=("$lp")
@@ -377,6 +404,7 @@ if [ "$LOGIN_ROUNDS" != 0 ]; then
         fi
         measure onegate "$mode-$state" login-rounds.tsv "$out" "${opts[@]}"
         if [ -n "$lp" ]; then wait "$lp" || true; BG_PIDS=(); fi
+        if [ "$state" = busynice ]; then renice -n 0 -p $WORK_TIDS >/dev/null; fi
         log "round $r (b) $mode $state: $(wrk_rps "$out") req/s"
         sleep 1
       done

@@ -248,11 +248,16 @@ def main(res):
                            ("rate", "moderate, wrk -c%s + %s ms pauses" % (
                                meta.get("rate_conns"), meta.get("rate_delay_ms")))):
             m = {s: {k: median([w[k] for w in lr if w["label"] == "%s-%s" % (mode, s)])
-                     for k in ("rps", "p50", "p99")} for s in ("idle", "busy")}
+                     for k in ("rps", "p50", "p99")} for s in ("idle", "busy", "busynice")}
             p("| %-35s | %10.0f | %10.0f | %8.0f | %8.0f | %8.0f | %8.0f | %13s |" % (
                 desc, m["idle"]["rps"], m["busy"]["rps"], m["idle"]["p50"], m["busy"]["p50"],
                 m["idle"]["p99"], m["busy"]["p99"],
                 "%.2fx" % fr(m["busy"]["p99"], m["idle"]["p99"])))
+            if m["busynice"]["rps"] == m["busynice"]["rps"]:
+                p("| %-35s | %10s | %10.0f | %8s | %8.0f | %8s | %8.0f | %13s |" % (
+                    "  same, work threads at nice %s" % meta.get("work_nice", "?"), "",
+                    m["busynice"]["rps"], "", m["busynice"]["p50"], "", m["busynice"]["p99"],
+                    "%.2fx" % fr(m["busynice"]["p99"], m["idle"]["p99"])))
             if mode == "sat":
                 sat_ratio = fr(m["busy"]["p99"], m["idle"]["p99"])
             else:
