@@ -19,7 +19,7 @@
 # gets a core to itself; the "CPU%" column shows whether it was the bottleneck (near 100%).
 #
 # Environment: ROUNDS (10), DURATION (5 s per wrk run), CONNS (50), WARMUP (2 s),
-#   IDLE_CONNS (2000), STRACE_DURATION (3 s), PROXY_CPU (0), LOAD_CPU (1),
+#   IDLE_CONNS (2000), STRACE_DURATION (5 s), PROXY_CPU (0), LOAD_CPU (1),
 #   BENCH_PATH (/bench/status?code=200: identical small response through both proxies),
 #   ONEGATE_BUILD_DIR (build), KEEP_TMP=1 keeps the temp dir with raw results,
 #   SUMMARY_FILE=path also writes the final report there,
@@ -35,7 +35,7 @@ DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 WARMUP=${WARMUP:-2}
 IDLE_CONNS=${IDLE_CONNS:-2000}
-STRACE_DURATION=${STRACE_DURATION:-3}
+STRACE_DURATION=${STRACE_DURATION:-5}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BENCH_PATH=${BENCH_PATH:-/bench/status?code=200}
@@ -105,11 +105,16 @@ cpu_ticks() { # PID — utime+stime of the whole process, in clock ticks
   sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 
+core_ticks() { # CPU — "busy total" clock ticks of one core from /proc/stat (all processes)
+  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
 # ---- upstream ----------------------------------------------------------------------------
 taskset -c "$LOAD_CPU" "$PORTAL" --listen "127.0.0.1:$UP_PORT" --title "Bench portal" --quiet \
   >"$TMP/portal.log" 2>&1 &
-PIDS+=($!)
-wait_port "$UP_PORT" "$!" demo-portal
+UP_PID=$!
+PIDS+=("$UP_PID")
+wait_port "$UP_PORT" "$UP_PID" demo-portal
 
 # ---- nginx -------------------------------------------------------------------------------
 start_nginx() { # NAME PORT — sets STARTED_PID to the master pid (worker: nginx_worker)
@@ -253,9 +258,19 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for t in $order; do
     out="$RES/round$(printf %02d "$r")-$t.wrk"
     before=$(cpu_ticks "${PID_OF[$t]}")
+    up_before=$(cpu_ticks "$UP_PID")
+    read -r pb_busy pb_total < <(core_ticks "$PROXY_CPU")
+    read -r lb_busy lb_total < <(core_ticks "$LOAD_CPU")
     run_wrk "$t" "$DURATION" "$out"
     after=$(cpu_ticks "${PID_OF[$t]}")
-    printf '%d\t%s\t%d\t%s\n' "$r" "$t" $((after - before)) "$out" >>"$RES/rounds.tsv"
+    up_after=$(cpu_ticks "$UP_PID")
+    read -r pa_busy pa_total < <(core_ticks "$PROXY_CPU")
+    read -r la_busy la_total < <(core_ticks "$LOAD_CPU")
+    # round, target, proxy ticks, wrk output, upstream ticks, proxy core busy/total ticks,
+    # load core busy/total ticks (the cores' figures include every process on them)
+    printf '%d\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\n' "$r" "$t" $((after - before)) "$out" \
+      $((up_after - up_before)) $((pa_busy - pb_busy)) $((pa_total - pb_total)) \
+      $((la_busy - lb_busy)) $((la_total - lb_total)) >>"$RES/rounds.tsv"
     log "round $r $t: $(grep -E '^Requests/sec' "$out" | awk '{print $2}') req/s"
     sleep 1
   done

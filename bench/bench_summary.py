@@ -73,9 +73,15 @@ def main(res):
 
     rounds = {t: [] for t in TARGETS}
     for line in read(os.path.join(res, "rounds.tsv")).splitlines():
-        rnd, target, ticks, wrkfile = line.split("\t")
+        f = line.split("\t")
+        rnd, target, ticks, wrkfile = f[:4]
         w = parse_wrk(read(wrkfile))
         w["round"] = int(rnd)
+        up, pbusy, ptotal, lbusy, ltotal = (int(x) for x in (f[4:9] if len(f) >= 9 else
+                                                             (0, 0, 0, 0, 0)))
+        w["up_us_per_req"] = up / clk * 1e6 / w["requests"] if w["requests"] else float("nan")
+        w["proxy_core"] = pbusy / ptotal if ptotal else float("nan")
+        w["load_core"] = lbusy / ltotal if ltotal else float("nan")
         w["cpu_us_per_req"] = (int(ticks) / clk * 1e6 / w["requests"]) if w["requests"] else \
             float("nan")
         w["cpu_util"] = int(ticks) / clk / float(meta.get("duration", "1"))
@@ -85,15 +91,19 @@ def main(res):
     p = out.append
     p("Per round (wrk -t1 -c%s -d%ss %s):" % (meta.get("conns"), meta.get("duration"),
                                                meta.get("path")))
-    p("  %-5s %-10s %12s %10s %10s %12s %8s %7s" % ("round", "proxy", "requests/s", "p50 us",
-                                                    "p99 us", "CPU us/req", "CPU%", "errors"))
+    p("  CPU%: the proxy process's share of its core; core%: how busy the proxy's core and")
+    p("  the load core (wrk + upstream) were, counting every process on them.")
+    p("  %-5s %-8s %10s %8s %8s %10s %6s %6s %6s %10s %6s" % (
+        "round", "proxy", "req/s", "p50 us", "p99 us", "CPU us/req", "CPU%", "core%",
+        "load%", "upstr us/r", "errors"))
     for i in range(max(len(v) for v in rounds.values())):
         for t in TARGETS:
             if i < len(rounds[t]):
                 w = rounds[t][i]
-                p("  %-5d %-10s %12.0f %10.0f %10.0f %12.1f %7.0f%% %7d"
+                p("  %-5d %-8s %10.0f %8.0f %8.0f %10.1f %5.0f%% %5.0f%% %5.0f%% %10.1f %6d"
                   % (w["round"], t, w["rps"], w["p50"], w["p99"], w["cpu_us_per_req"],
-                     100 * w["cpu_util"], w["errors"] + w["non2xx"]))
+                     100 * w["cpu_util"], 100 * w["proxy_core"], 100 * w["load_core"],
+                     w["up_us_per_req"], w["errors"] + w["non2xx"]))
 
     med = {t: {k: median([w[k] for w in rounds[t]])
                for k in ("rps", "p50", "p99", "cpu_us_per_req")} for t in TARGETS}
