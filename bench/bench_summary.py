@@ -179,6 +179,18 @@ def main(res):
         if t in mem:
             p("idle connections %-8s %d bytes each (%d connections held)"
               % (t, mem[t][0], mem[t][1]))
+    for t in TARGETS:
+        share = median([w["cpu_util"] / w["proxy_core"] for w in rounds[t]
+                        if w["proxy_core"] > 0])
+        util = median([w["cpu_util"] for w in rounds[t]])
+        load = median([w["load_core"] for w in rounds[t]])
+        if share == share and share < 0.85:
+            p("WARNING: %s had only %.0f%% of its core's busy time; other processes competed "
+              "for it, so its timings are unreliable." % (t, 100 * share))
+        elif util == util and util < 0.9 and load > 0.95:
+            p("NOTE: %s used %.0f%% of its core while the load core was %.0f%% busy: the load "
+              "side limited requests/s; compare CPU us/request for capacity."
+              % (t, 100 * util, 100 * load))
     p("")
     checks = [("requests/s >= 1.0x nginx", ratio_rps >= 1.0, "%.2fx" % ratio_rps),
               ("p99 <= 1.1x nginx", ratio_p99 <= 1.1, "%.2fx" % ratio_p99)]
