@@ -5,9 +5,14 @@
  * their marks) and walked against a small table-driven schema: each mapping is a `struct
  * section` listing its keys, each key a type (integer with range, string with a checker,
  * nested section, or a custom handler) and an offset into the struct being filled. A new
- * top-level section (auth:, sessions:, policy:, ...) is one more row in top_fields[] plus its
+ * top-level section (auth:, sessions:, jwt:, ...) is one more row in top_fields[] plus its
  * own section table. Every error is "FILE:LINE:COLUMN: message", 1-based, pointing at the
  * offending node. No global state: each load has its own struct loader.
+ *
+ * The role policy (top-level roles:/scopes:, routes[].public/access; docs/POLICY.md) is fed to
+ * a pol_builder (policy/policy.h) while the document is walked, with each node's position, and
+ * compiled in finish_top next to the route table. Builder errors are reported at once, so the
+ * first mistake in document order is the one named.
  */
 #include "gateway/config.h"
 
@@ -33,6 +38,7 @@ struct loader {
     yaml_document_t *doc;
     struct gw_config *cfg;
     struct gw_conf_pos *route_upstream_pos; /* where each route's `upstream` value is */
+    struct pol_builder *pb;         /* the role policy being built; compiled in finish_top */
 };
 
 /* ---- errors ---- */
@@ -77,6 +83,31 @@ static const char *shown(const char *s, size_t len, char buf[64])
     }
     buf[n] = '\0';
     return buf;
+}
+
+/* Reports a policy builder/compiler message "LINE:COL: text" as "FILE:LINE:COL: text".
+ * A message without a position (out of memory) is placed at <fallback>. Names quoted by the
+ * builder come from the file, so control and non-ASCII bytes are shown as '?' here, as
+ * shown() does for the loader's own messages. Always returns -1. */
+static int fail_policy(struct loader *L, const char *msg, struct gw_conf_pos fallback)
+{
+    struct gw_conf_pos pos = fallback;
+    int line = 0, col = 0, used = 0;
+    char text[GW_CONFIG_ERR_MAX];
+
+    if (!msg)
+        msg = "invalid policy";
+    if (sscanf(msg, "%d:%d: %n", &line, &col, &used) == 2 && used > 0 && line > 0 && col > 0) {
+        pos = (struct gw_conf_pos){ line, col };
+        msg += used;
+    }
+    size_t n = 0;
+    for (; msg[n] && n < sizeof(text) - 1; n++) {
+        unsigned char c = (unsigned char)msg[n];
+        text[n] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    text[n] = '\0';
+    return fail_at(L, pos, "%s", text);
 }
 
 /* ---- node helpers ---- */
@@ -674,7 +705,186 @@ static int field_upstreams(struct loader *L, const char *key, yaml_node_t *v, vo
     return 0;
 }
 
+/* -- the role policy (docs/POLICY.md): every node goes to L->pb with its position -- */
+
+static struct pol_pos pol_pos_of(const yaml_node_t *n)
+{
+    struct gw_conf_pos p = node_pos(n);
+    return (struct pol_pos){ p.line, p.col };
+}
+
+/* Passes on a pol_builder_* result: 0 stays 0; an error becomes the loader's error at once
+ * (the builder keeps the first one, which is this one). Returns 0 or -1. */
+static int pol_result(struct loader *L, int rc, const yaml_node_t *at)
+{
+    if (rc == 0)
+        return 0;
+    return fail_policy(L, pol_builder_error(L->pb), node_pos(at));
+}
+
+typedef int pol_name_fn(struct pol_builder *b, const char *name, struct pol_pos pos);
+
+/* A list of strings, each handed to <fn> with its position: roles, scopes, methods, flags.
+ * <item> names one entry in type errors ("expected a string for role, got a list").
+ * Returns 0 or -1. */
+static int pol_names(struct loader *L, const char *key, yaml_node_t *v, const char *item,
+                     pol_name_fn *fn)
+{
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = node_at(L, *it);
+        const char *s;
+        if (get_string(L, n, item, &s) < 0 || pol_result(L, fn(L->pb, s, pol_pos_of(n)), n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A YAML core-schema boolean: plain true/True/TRUE or false/False/FALSE. YAML 1.1's yes/no/
+ * on/off and quoted strings are refused, so that what is meant is what is written. */
+static int get_bool(struct loader *L, const yaml_node_t *n, const char *key, bool *out)
+{
+    static const char *const t[] = { "true", "True", "TRUE" }, *const f[] = { "false", "False",
+                                                                              "FALSE" };
+    char d[80];
+    if (n->type != YAML_SCALAR_NODE || is_null(n) ||
+        n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return fail_at(L, node_pos(n), "expected true or false for %s, got %s", key,
+                       n->type == YAML_SCALAR_NODE && !is_null(n) ? "a quoted string"
+                                                                  : describe(n, d));
+    for (size_t i = 0; i < 3; i++) {
+        if (!strcmp(scalar(n), t[i]) || !strcmp(scalar(n), f[i])) {
+            *out = !strcmp(scalar(n), t[i]);
+            return 0;
+        }
+    }
+    return fail_at(L, node_pos(n), "expected true or false for %s, got %s", key, describe(n, d));
+}
+
+static int field_roles(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return pol_names(L, key, v, "role", pol_builder_declare_role);
+}
+
+static int field_scopes(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return pol_names(L, key, v, "scope", pol_builder_declare_scope);
+}
+
+/* allow entry: { kind, roles, flags, scopes }. <base> is unused (the loader is passed, so
+ * that parse_section never offsets a null pointer): everything goes to L->pb. */
+static int field_alt_kind(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    const char *s;
+    if (get_string(L, v, key, &s) < 0)
+        return -1;
+    return pol_result(L, pol_builder_alt_kind(L->pb, s, pol_pos_of(v)), v);
+}
+
+static int field_alt_roles(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return pol_names(L, key, v, "role", pol_builder_alt_role);
+}
+
+static int field_alt_flags(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return pol_names(L, key, v, "flag", pol_builder_alt_flag);
+}
+
+static int field_alt_scopes(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return pol_names(L, key, v, "scope", pol_builder_alt_scope);
+}
+
+static const struct field alt_fields[] = {
+    { .key = "kind", .type = F_CUSTOM, .fn = field_alt_kind },
+    { .key = "roles", .type = F_CUSTOM, .fn = field_alt_roles },
+    { .key = "flags", .type = F_CUSTOM, .fn = field_alt_flags },
+    { .key = "scopes", .type = F_CUSTOM, .fn = field_alt_scopes },
+};
+static const struct section alt_section = {
+    "in allow entry", alt_fields, sizeof(alt_fields) / sizeof(alt_fields[0]), NULL
+};
+
+/* access rule: { methods, path, allow }. A missing or empty `allow` and a missing `kind` are
+ * found by pol_builder_compile (it names the rule or entry). */
+static int field_rule_methods(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return pol_names(L, key, v, "method", pol_builder_rule_method);
+}
+
+static int field_rule_path(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    const char *s;
+    if (get_string(L, v, key, &s) < 0)
+        return -1;
+    return pol_result(L, pol_builder_rule_path(L->pb, s, pol_pos_of(v)), v);
+}
+
+static int field_rule_allow(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = node_at(L, *it);
+        if (pol_result(L, pol_builder_add_alternative(L->pb, pol_pos_of(n)), n) < 0 ||
+            parse_section(L, &alt_section, n, L, "allow entry") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const struct field rule_fields[] = {
+    { .key = "methods", .type = F_CUSTOM, .fn = field_rule_methods },
+    { .key = "path", .type = F_CUSTOM, .fn = field_rule_path },
+    { .key = "allow", .type = F_CUSTOM, .fn = field_rule_allow },
+};
+static const struct section rule_section = {
+    "in access rule", rule_fields, sizeof(rule_fields) / sizeof(rule_fields[0]), NULL
+};
+
 /* -- routes -- */
+
+/* `public` and `access` need the route's host and path, which may come later in the mapping:
+ * they are read by finish_route once every key is in. */
+static int field_route_deferred(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return 0;
+}
+
+/* Hands the route to the policy builder with id = its index in cfg->routes (the id the route
+ * table returns), then its `public` and `access` nodes. Returns 0 or -1. */
+static int finish_route(struct loader *L, yaml_node_t *map, void *base)
+{
+    struct gw_route_conf *r = base;
+    size_t id = (size_t)(r - L->cfg->routes);
+    yaml_node_t *pub = map_get(L, map, "public"), *acc = map_get(L, map, "access");
+
+    if (pol_result(L, pol_builder_add_route(L->pb, id, r->host, r->path_prefix,
+                                            pol_pos_of(map)), map) < 0)
+        return -1;
+    if (pub) {
+        bool is_public = false;
+        if (get_bool(L, pub, "public", &is_public) < 0 ||
+            pol_result(L, pol_builder_route_public(L->pb, is_public, pol_pos_of(pub)), pub) < 0)
+            return -1;
+    }
+    if (!acc)
+        return 0;
+    if (want_type(L, acc, YAML_SEQUENCE_NODE, "a list", "access") < 0)
+        return -1;
+    for (yaml_node_item_t *it = acc->data.sequence.items.start;
+         it < acc->data.sequence.items.top; it++) {
+        yaml_node_t *n = node_at(L, *it);
+        if (pol_result(L, pol_builder_add_rule(L->pb, pol_pos_of(n)), n) < 0 ||
+            parse_section(L, &rule_section, n, L, "access rule") < 0)
+            return -1;
+    }
+    return 0;
+}
 
 static int field_route_max_body(struct loader *L, const char *key, yaml_node_t *v, void *base)
 {
@@ -693,9 +903,11 @@ static const struct field route_fields[] = {
     { .key = "upstream", .type = F_STR, .offset = offsetof(struct gw_route_conf, upstream),
       .required = true, .check = check_name },
     { .key = "max_body_bytes", .type = F_CUSTOM, .fn = field_route_max_body },
+    { .key = "public", .type = F_CUSTOM, .fn = field_route_deferred },
+    { .key = "access", .type = F_CUSTOM, .fn = field_route_deferred },
 };
 static const struct section route_section = {
-    "in route", route_fields, sizeof(route_fields) / sizeof(route_fields[0]), NULL
+    "in route", route_fields, sizeof(route_fields) / sizeof(route_fields[0]), finish_route
 };
 
 static int field_routes(struct loader *L, const char *key, yaml_node_t *v, void *base)
@@ -836,12 +1048,16 @@ static const struct field top_fields[] = {
     { .key = "log", .type = F_SECTION, .offset = offsetof(struct gw_config, log),
       .section = &log_section },
     { .key = "redis", .type = F_CUSTOM, .fn = field_redis },
+    { .key = "roles", .type = F_CUSTOM, .fn = field_roles },
+    { .key = "scopes", .type = F_CUSTOM, .fn = field_scopes },
 };
 static const struct section top_section = {
     "at top level", top_fields, sizeof(top_fields) / sizeof(top_fields[0]), finish_top
 };
 
-/* Cross-references once every key is read: route upstreams, duplicate routes, the table. */
+/* Cross-references once every key is read: route upstreams, duplicate routes, the table,
+ * then the role policy (undeclared roles/scopes, wrong kinds, empty rules: see
+ * pol_builder_compile). */
 static int finish_top(struct loader *L, yaml_node_t *map, void *base)
 {
     struct gw_config *cfg = base;
@@ -883,6 +1099,13 @@ static int finish_top(struct loader *L, yaml_node_t *map, void *base)
         } else {
             fail_at(L, node_pos(map), "cannot build the route table: %s", strerror(errno));
         }
+        goto out;
+    }
+    char perr[GW_CONFIG_ERR_MAX];
+    perr[0] = '\0';
+    cfg->policy = pol_builder_compile(L->pb, perr, sizeof(perr));
+    if (!cfg->policy) {
+        fail_policy(L, perr, node_pos(map));
         goto out;
     }
     rc = 0;
@@ -1020,6 +1243,11 @@ struct gw_config *gw_config_load_string(const char *yaml, size_t len, const char
         goto fail;
     }
     L.cfg = cfg;
+    L.pb = pol_builder_new();
+    if (!L.pb) {
+        fail_at(&L, (struct gw_conf_pos){ 1, 1 }, "out of memory");
+        goto fail;
+    }
     if (load_document(&L, cfg) < 0)
         goto fail;
     if (cfg->workers == 0) {
@@ -1027,9 +1255,11 @@ struct gw_config *gw_config_load_string(const char *yaml, size_t len, const char
         cfg->workers = ncpu < 1 ? 1 : (ncpu > WORKERS_MAX ? WORKERS_MAX : (int)ncpu);
     }
     free(L.route_upstream_pos);
+    pol_builder_free(L.pb);
     return cfg;
 fail:
     free(L.route_upstream_pos);
+    pol_builder_free(L.pb);
     gw_config_free(cfg);
     return NULL;
 }
@@ -1103,6 +1333,7 @@ void gw_config_free(struct gw_config *cfg)
     }
     free(cfg->routes);
     pol_route_table_free(cfg->route_table);
+    pol_policy_free(cfg->policy);
     free(cfg->log.error_log);
     free(cfg->log.access_log);
     free(cfg->redis.key_prefix);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "policy/policy.h"
 #include "policy/route_table.h"
 
 #define GW_CONFIG_ERR_MAX 512
@@ -117,13 +118,20 @@ struct gw_config {
     struct gw_route_conf *routes;
     size_t nroutes;
     struct pol_route_table *route_table; /* compiled from routes[] at load */
+    /* The role policy compiled from `roles:`, `scopes:` and routes[].public/access at load
+     * (docs/POLICY.md). Never NULL in a loaded config; route ids are indexes into routes[], the
+     * same ids route_table returns. Routes without `public`/`access` deny everyone. Role and
+     * scope bits are per policy: principals are built against the config they are decided
+     * with (pol_principal_add_role(cfg->policy, ...)). */
+    struct pol_policy *policy;
     struct gw_log_conf log;
     struct gw_redis_conf redis;
 };
 
 /* Loads and validates <path>. Returns a new config (caller frees with gw_config_free) or NULL
  * with a message "file:line:column: what is wrong" in <err>. Unknown keys, wrong types,
- * out-of-range numbers, unknown upstream names, duplicate names and bad addresses are errors. */
+ * out-of-range numbers, unknown upstream names, duplicate names, bad addresses and every
+ * policy error (unknown role, flag, scope, kind or method, ...) are errors. */
 struct gw_config *gw_config_load(const char *path, char *err, size_t errlen);
 
 /* Same, from an in-memory YAML document; <name> is used in error messages. */

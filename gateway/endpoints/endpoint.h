@@ -70,4 +70,9 @@ struct gw_endpoint {
     void *ctx;
 };
 
+/* Registers <ep> (copied; prefix must stay valid) for every worker. Call from the main thread
+ * before the workers start. Returns 0, or -1 when the table is full or the prefix is taken.
+ * Paths under the configured builtin_prefix are reserved for the built-in endpoints. */
+int gw_endpoint_register(const struct gw_endpoint *ep);
+
 #endif

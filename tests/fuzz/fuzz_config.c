@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_config.c — libFuzzer driver for the configuration loader (gateway/config.c).
  *
  * Feeds arbitrary bytes to gw_config_load_string. Every input must either load (then the
- * route table answers a few lookups and everything is freed) or fail with a message of the
- * form "name:LINE:COL: ..." — never crash, leak, or leave the error buffer unterminated.
+ * route table and the policy answer a few lookups and everything is freed) or fail with a
+ * message of the form "name:LINE:COL: ..." — never crash, leak, or leave the error buffer
+ * unterminated.
  * Build: CC=clang cmake -S . -B build-fuzz -DONEGATE_FUZZ=ON && cmake --build build-fuzz
  * Run:   build-fuzz/tests/fuzz_config -max_total_time=60 tests/data/config deploy
  */
@@ -26,8 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (cfg->nlisteners == 0 || !cfg->route_table || cfg->workers < 1 || err[0] != '\0')
+    if (cfg->nlisteners == 0 || !cfg->route_table || !cfg->policy || cfg->workers < 1 ||
+        err[0] != '\0')
         abort();
+    /* the compiled policy answers for every route; an anonymous request never gets allow
+     * except on a public route, whatever the rules say */
+    struct pol_principal anon;
+    pol_principal_init(&anon, POL_KIND_ANONYMOUS);
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const struct gw_route_conf *r = &cfg->routes[i];
         size_t id;
@@ -39,6 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pol_route_table_lookup(cfg->route_table, host, strlen(host), r->path_prefix,
                                    strlen(r->path_prefix), &id) != 0 || id >= cfg->nroutes ||
             strlen(cfg->routes[id].path_prefix) < strlen(r->path_prefix))
+            abort();
+        struct pol_decision d;
+        enum pol_verdict v = pol_decide(cfg->policy, i, "GET", r->path_prefix,
+                                        strlen(r->path_prefix), &anon, &d);
+        if (d.reason == POL_REASON_UNKNOWN_ROUTE ||
+            (v == POL_ALLOW && d.reason != POL_REASON_PUBLIC))
             abort();
     }
     gw_config_free(cfg);

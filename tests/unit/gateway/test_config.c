@@ -117,7 +117,7 @@ START_TEST(example_file_loads)
     ck_assert_str_eq(ssp->servers[0].text, "127.0.0.1:9102");
     ck_assert_uint_eq(ssp->connect_timeout_ms, 3000);
 
-    ck_assert_uint_eq(cfg->nroutes, 3);
+    ck_assert_uint_eq(cfg->nroutes, 5);
     ck_assert_ptr_null(cfg->routes[0].host);
     ck_assert_str_eq(cfg->routes[0].path_prefix, "/operator/");
     ck_assert_str_eq(cfg->routes[0].upstream, "operator");
@@ -129,13 +129,21 @@ START_TEST(example_file_loads)
     ck_assert_str_eq(cfg->routes[2].host, "ssp.localhost");
     ck_assert_str_eq(cfg->routes[2].path_prefix, "/");
     ck_assert_uint_eq(cfg->routes[2].upstream_index, 1);
-    ck_assert_int_eq(cfg->routes[0].pos.line, 37);
+    ck_assert_str_eq(cfg->routes[3].path_prefix, "/ssp/static/");
+    ck_assert_str_eq(cfg->routes[4].path_prefix, "/api/");
+    ck_assert_uint_eq(cfg->routes[4].upstream_index, 0);
+    ck_assert_int_eq(cfg->routes[0].pos.line, 43);
     ck_assert_int_eq(cfg->routes[0].pos.col, 5);
 
     ck_assert_int_eq(route_for(cfg, "localhost:8080", "/operator/x"), 0);
     ck_assert_int_eq(route_for(cfg, "localhost:8080", "/ssp/"), 1);
     ck_assert_int_eq(route_for(cfg, "SSP.localhost:8080", "/operator/x"), 2);
     ck_assert_int_eq(route_for(cfg, "localhost", "/"), -1);
+    ck_assert_int_eq(route_for(cfg, "localhost", "/ssp/static/app.css"), 3);
+    ck_assert_int_eq(route_for(cfg, "ssp.localhost", "/ssp/static/app.css"), 2);
+    ck_assert_int_eq(route_for(cfg, "localhost", "/api/v1/incidents"), 4);
+    /* the policy itself is checked in test_config_policy.c */
+    ck_assert_ptr_nonnull(cfg->policy);
 
     ck_assert_int_eq(cfg->log.level, GW_LOG_INFO);
     ck_assert_ptr_null(cfg->log.error_log);
@@ -325,11 +333,11 @@ START_TEST(err_unknown_keys)
 {
     expect_error(LISTEN UPS "routes:\n  - path: /\n    upstrem: a\n",
                  "t.yaml:7:5: unknown key 'upstrem' in route (expected host, path, upstream, "
-                 "max_body_bytes)");
+                 "max_body_bytes, public, access)");
     expect_error(MINIMAL "bogus: 1\n",
                  "t.yaml:8:1: unknown key 'bogus' at top level (expected workers, listen, "
                  "trusted_proxies, builtin_prefix, server_name, limits, upstreams, routes, log, "
-                 "redis)");
+                 "redis, roles, scopes)");
     expect_error(MINIMAL "limits:\n  max_header: 1\n",
                  "t.yaml:9:3: unknown key 'max_header' in limits (expected max_header_bytes, "
                  "max_request_line_bytes, max_headers, header_timeout_ms, keepalive_timeout_ms, "
@@ -350,7 +358,7 @@ START_TEST(err_unknown_keys)
     expect_error(MINIMAL "\"a\\x01b\": 1\n",
                  "t.yaml:8:1: unknown key 'a?b' at top level (expected workers, listen, "
                  "trusted_proxies, builtin_prefix, server_name, limits, upstreams, routes, log, "
-                 "redis)");
+                 "redis, roles, scopes)");
 }
 END_TEST
 
@@ -655,13 +663,19 @@ START_TEST(fixtures)
 {
     fixture("good_minimal.yaml", NULL);
     fixture("bad_unknown_key.yaml", "11:5: unknown key 'upstrem' in route (expected host, path, "
-            "upstream, max_body_bytes)");
+            "upstream, max_body_bytes, public, access)");
     fixture("bad_unknown_upstream.yaml", "9:15: route names unknown upstream 'ap'");
     fixture("bad_type.yaml", "4:21: expected an integer for max_header_bytes, got '16k'");
     fixture("bad_syntax.yaml", "3:10: YAML syntax error: did not find expected ',' or ']' "
             "(while parsing a flow sequence at 2:9)");
     fixture("bad_address.yaml", "7:9: bad address 'localhost:9101' for server (expected "
             "\"a.b.c.d:port\" or \"[v6]:port\"; no host names)");
+    fixture("bad_policy_unknown_role.yaml", "12:37: unknown role 'operatr' (not declared in "
+            "'roles:')");
+    fixture("bad_policy_public_access.yaml", "11:9: route /ssp/static/ is public (9:13) and "
+            "must not have access rules");
+    fixture("bad_policy_flag_kind.yaml", "13:42: flags apply to persons only, not to kind "
+            "'api_account'");
 }
 END_TEST
 

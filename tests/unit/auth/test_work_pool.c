@@ -1,0 +1,181 @@
+/* tests/unit/auth/test_work_pool.c — auth/work_pool.c with a real event_base: jobs run on
+ * pool threads, completions on the loop thread, bounded queue, shutdown cancels waiting jobs,
+ * per-thread contexts. */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "auth/work_pool.h"
+
+static pthread_t loop_thread;
+static atomic_int done_count, canceled_count, bad_thread;
+static struct event_base *g_base;
+static int want_done;
+
+struct item {
+    pthread_t ran_on;
+    void *tctx;
+};
+
+static void job_record(void *tctx, void *arg)
+{
+    struct item *it = arg;
+    it->ran_on = pthread_self();
+    it->tctx = tctx;
+    usleep(200);
+}
+
+static void done_count_cb(void *arg, int status)
+{
+    struct item *it = arg;
+    if (!pthread_equal(pthread_self(), loop_thread) || pthread_equal(it->ran_on, loop_thread))
+        bad_thread++;
+    if (status == AUTH_WORK_ECANCELED)
+        canceled_count++;
+    else
+        done_count++;
+    if (done_count + canceled_count == want_done)
+        event_base_loopbreak(g_base);
+}
+
+static int init_ctx(void *init_arg, void **tctx)
+{
+    atomic_int *n = init_arg;
+    int *mine = malloc(sizeof(int));
+    *mine = ++*n;
+    *tctx = mine;
+    return 0;
+}
+
+static void fini_ctx(void *init_arg, void *tctx)
+{
+    free(tctx);
+}
+
+START_TEST(jobs_run_off_loop_and_complete_on_loop)
+{
+    atomic_int inits = 0;
+    struct auth_work_pool_opts o = { .nthreads = 3, .max_queue = 1000, .thread_init = init_ctx,
+                                     .thread_fini = fini_ctx, .init_arg = &inits };
+    struct auth_work_pool *pool;
+    char err[128];
+    ck_assert_int_eq(auth_work_pool_new(&o, &pool, err, sizeof(err)), 0);
+    ck_assert_int_eq(inits, 3);
+    g_base = event_base_new();
+    loop_thread = pthread_self();
+    done_count = canceled_count = bad_thread = 0;
+    want_done = 200;
+    struct item items[200] = { 0 };
+    for (int i = 0; i < 200; i++)
+        ck_assert_int_eq(auth_work_submit(pool, job_record, done_count_cb, &items[i], g_base), 0);
+    event_base_dispatch(g_base);
+    ck_assert_int_eq(done_count, 200);
+    ck_assert_int_eq(bad_thread, 0);
+    for (int i = 0; i < 200; i++) {
+        ck_assert_ptr_nonnull(items[i].tctx);
+        int v = *(int *)items[i].tctx;
+        ck_assert(v >= 1 && v <= 3);
+    }
+    auth_work_pool_detach(pool, g_base);
+    auth_work_pool_free(pool);
+    event_base_free(g_base);
+}
+END_TEST
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open, blocker_running;
+
+static void job_block(void *tctx, void *arg)
+{
+    struct item *it = arg;
+    it->ran_on = pthread_self();
+    pthread_mutex_lock(&gate_lock);
+    blocker_running = 1;
+    pthread_cond_broadcast(&gate_cond);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+static void *open_gate_later(void *arg)
+{
+    usleep(50 * 1000);
+    pthread_mutex_lock(&gate_lock);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+    return NULL;
+}
+
+START_TEST(bounded_queue_and_shutdown_cancels_waiting)
+{
+    struct auth_work_pool_opts o = { .nthreads = 1, .max_queue = 2 };
+    struct auth_work_pool *pool;
+    char err[128];
+    ck_assert_int_eq(auth_work_pool_new(&o, &pool, err, sizeof(err)), 0);
+    g_base = event_base_new();
+    loop_thread = pthread_self();
+    done_count = canceled_count = bad_thread = 0;
+    gate_open = blocker_running = 0;
+    struct item items[4] = { 0 };
+    ck_assert_int_eq(auth_work_submit(pool, job_block, done_count_cb, &items[0], g_base), 0);
+    pthread_mutex_lock(&gate_lock);
+    while (!blocker_running)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    ck_assert_int_eq(auth_work_submit(pool, job_record, done_count_cb, &items[1], g_base), 0);
+    ck_assert_int_eq(auth_work_submit(pool, job_record, done_count_cb, &items[2], g_base), 0);
+    ck_assert_int_eq(auth_work_pool_queued(pool), 2);
+    ck_assert_int_eq(auth_work_submit(pool, job_record, done_count_cb, &items[3], g_base),
+                     AUTH_WORK_EFULL);
+    pthread_t t;
+    pthread_create(&t, NULL, open_gate_later, NULL);
+    auth_work_pool_shutdown(pool);      /* cancels 1 and 2, waits for the blocker */
+    pthread_join(t, NULL);
+    ck_assert_int_eq(auth_work_submit(pool, job_record, done_count_cb, &items[3], g_base),
+                     AUTH_WORK_ESHUTDOWN);
+    ck_assert_int_eq(done_count + canceled_count, 0);   /* nothing delivered off-loop */
+    auth_work_pool_detach(pool, g_base);                /* delivers here, on our thread */
+    ck_assert_int_eq(done_count, 1);
+    ck_assert_int_eq(canceled_count, 2);
+    ck_assert_int_eq(bad_thread, 0);
+    auth_work_pool_free(pool);
+    event_base_free(g_base);
+}
+END_TEST
+
+static int init_fail(void *init_arg, void **tctx)
+{
+    return -1;
+}
+
+START_TEST(failing_thread_init_fails_new)
+{
+    struct auth_work_pool_opts o = { .nthreads = 2, .thread_init = init_fail };
+    struct auth_work_pool *pool = (void *)1;
+    char err[128] = "";
+    ck_assert_int_eq(auth_work_pool_new(&o, &pool, err, sizeof(err)), AUTH_WORK_EINIT);
+    ck_assert_ptr_null(pool);
+    ck_assert(err[0] != 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("work_pool");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, jobs_run_off_loop_and_complete_on_loop);
+    tcase_add_test(tc, bounded_queue_and_shutdown_cancels_waiting);
+    tcase_add_test(tc, failing_thread_init_fails_new);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
