@@ -2,8 +2,9 @@
  *
  * Synchronous part: a blocking redisContext with connect and command deadlines, used by
  * onegatectl and by work-pool threads (each thread owns one auth_redis; an auth_redis is not
- * thread-safe). The per-request session path gets an asynchronous, pipelined client in this
- * same module later (issue 4); it will share the reply accessors and script objects below.
+ * thread-safe). The event-loop side (pipelined, deadlines, reconnect, pub/sub) is
+ * auth/redis_async.h, the only other file that touches hiredis; it shares the reply accessors
+ * and script objects below.
  *
  * Errors: functions return 0 or a negative AUTH_REDIS_E* value and write a human sentence to
  * the caller's <err> buffer (never containing command arguments: they may carry secrets).

@@ -57,7 +57,10 @@ int gw_log_open(const struct gw_log_conf *conf, char *err, size_t errlen)
     return 0;
 }
 
-void gw_log_set_level(enum gw_log_level level) { gw_log_level_current = level; }
+void gw_log_set_level(enum gw_log_level level)
+{
+    __atomic_store_n(&gw_log_level_current, (int)level, __ATOMIC_RELAXED);
+}
 void gw_log_set_access_enabled(bool on) { __atomic_store_n(&access_on, on, __ATOMIC_RELAXED); }
 bool gw_log_access_enabled(void) { return __atomic_load_n(&access_on, __ATOMIC_RELAXED); }
 

@@ -19,7 +19,7 @@ extern int gw_log_level_current;   /* enum gw_log_level; read without locking (a
 /* The one logging macro: checks the level before formatting anything. */
 #define GW_LOG(level, ...)                                                              \
     do {                                                                                \
-        if ((int)(level) <= gw_log_level_current)                                       \
+        if ((int)(level) <= __atomic_load_n(&gw_log_level_current, __ATOMIC_RELAXED))    \
             gw_log_write((level), __VA_ARGS__);                                         \
     } while (0)
 

@@ -214,7 +214,8 @@ static void conn_process(struct gw_conn *c)
                 c->scan_pos = 0;
                 c->head_deadline_us = gw_now_us() +
                                       (uint64_t)c->w->conf->cfg->limits.header_timeout_ms * 1000;
-                gw_conn_arm_timer(c);
+                /* The deadline timer is armed only if the head is not complete in this pass
+                 * (the usual case needs no timer operation at all). */
             }
             const struct gw_head_limits *lim = &c->w->conf->lim;
             size_t take = len < lim->max_head_bytes ? len : lim->max_head_bytes;
@@ -226,6 +227,7 @@ static void conn_process(struct gw_conn *c)
                     gw_conn_close(c);
                     return;
                 }
+                gw_conn_arm_timer(c);           /* absolute: the deadline does not move */
                 if (len > take)                 /* cannot happen: find_end says 431 first */
                     gw_request_reject_early(c, 431, "header section too large");
                 return;
@@ -316,8 +318,10 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_conn *c = arg;
     c->busy++;
-    if (gw_conn_flush(c) < 0)
+    if (gw_io_flush_ready(&c->io) < 0) {
+        gw_conn_close(c);
         goto out;
+    }
     if (c->state == GW_C_CLOSING) {
         finish_closing(c);
         goto out;

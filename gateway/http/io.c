@@ -94,6 +94,15 @@ ssize_t gw_io_read(struct gw_io *io, size_t max_total)
 
 int gw_io_flush(struct gw_io *io)
 {
+    /* A write is already waiting for EV_WRITE: the socket was full a moment ago, so trying
+     * now would most likely cost an EAGAIN. The write event will send the new bytes too. */
+    if (io->wr_on)
+        return 0;
+    return gw_io_flush_ready(io);
+}
+
+int gw_io_flush_ready(struct gw_io *io)
+{
     while (evbuffer_get_length(io->out) > 0) {
         ssize_t n = io->ops->send(io);
         if (n < 0) {

@@ -57,9 +57,11 @@ void gw_io_close(struct gw_io *io);
  * nothing was ready, or another -errno. */
 ssize_t gw_io_read(struct gw_io *io, size_t max_total);
 
-/* Writes as much of io->out as the socket takes now; arms EV_WRITE when some is left, disarms
- * it when empty. Returns 0, or -errno on a write error (connection is dead). */
+/* Writes as much of io->out as the socket takes now (unless EV_WRITE is already armed for an
+ * earlier partial write); arms EV_WRITE when some is left, disarms it when empty. Returns 0, or -errno on a write error (connection is dead). */
 int gw_io_flush(struct gw_io *io);
+/* The same, from the EV_WRITE callback: always tries to write. */
+int gw_io_flush_ready(struct gw_io *io);
 
 /* Turns read readiness on or off (an epoll_ctl only when the state changes). */
 void gw_io_read_on(struct gw_io *io, bool on);

@@ -117,6 +117,9 @@ static void build_head(struct gw_req *r)
         .body = r->body,
         .content_length = r->h.content_length,
         .upgrade_websocket = r->upgrade_ws,
+        .drop = r->id_drop,
+        .drop_arg = r->id_drop_arg,
+        .extra = r->id_extra,
     };
     w->scratch.len = 0;
     gw_headers_build_upstream(&w->scratch, &f);
@@ -253,16 +256,24 @@ static void on_queue_timeout(evutil_socket_t fd, short what, void *arg)
     fail(r, 503, "no upstream connection available in time");
 }
 
+static void connect_on(struct gw_req *r, struct gw_upserver *s, bool fresh);
+
 static void connect_next(struct gw_req *r, bool fresh)
 {
     size_t nservers = r->wc->ups[r->upstream].n;
-    if (!fresh && r->tries >= nservers) {
+    if (nservers == 0 || (!fresh && r->tries >= nservers)) {
         fail(r, 502, "no upstream server accepted the connection");
         return;
     }
     struct gw_upserver *s = pick_server(r);
     if (!fresh)
         r->tries++;
+    connect_on(r, s, fresh);
+}
+
+/* Gets a connection to server <s> for <r> (or a place in its wait queue). */
+static void connect_on(struct gw_req *r, struct gw_upserver *s, bool fresh)
+{
     r->srv = s;
     r->head_queued = false;
     r->px = GW_PX_WAIT_CONN;
@@ -274,8 +285,8 @@ static void connect_next(struct gw_req *r, bool fresh)
     } else if (rc == GW_POOL_CONNECTING) {
         r->uc = uc;
         build_head(r);
-        pump_body(r);                       /* buffered until the connection is up */
         gw_upconn_timer(uc, ucf(r)->connect_timeout_ms);
+        pump_body(r);                       /* buffered until the connection is up; may end r */
     } else if (rc == GW_POOL_QUEUED) {
         r->queued = true;
         evtimer_assign(&r->px_tmo, r->w->base, on_queue_timeout, r);
@@ -304,8 +315,7 @@ void gw_proxy_upstream_granted(struct gw_req *r)
 {
     px_timer_off(r);
     r->queued = false;
-    r->tries--;                             /* the queued attempt did not use up a server */
-    connect_next(r, false);
+    connect_on(r, r->srv, false);           /* a slot on the server it waited for */
 }
 
 void gw_proxy_upstream_connected(struct gw_req *r, struct gw_upconn *uc)
@@ -640,8 +650,7 @@ static int handle_head(struct gw_req *r, const char *p, size_t hl)
         start_tunnel(r);
         return -1;
     }
-    r->px = GW_PX_RESP_BODY;
-    gw_upconn_timer(r->uc, ucf(r)->read_timeout_ms);
+    r->px = GW_PX_RESP_BODY;              /* read-gap timer: armed below if the body goes on */
     return 0;
 }
 

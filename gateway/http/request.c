@@ -10,8 +10,9 @@
  * connection stops reading past a limit), the connection timer covers a stuck body, and if
  * the client leaves, gw_request_client_gone() runs: the stage must then find r->conn == NULL
  * and only release the request. Identity headers are removed and added at forwarding time
- * through gw_fwd_req.drop / .extra (gateway/http/headers.h), which proxy.c fills from fields
- * of struct gw_req that the stage will own (today: none, nothing is dropped or added).
+ * through gw_fwd_req.drop / .extra (gateway/http/headers.h), which proxy.c fills from
+ * r->id_drop / r->id_drop_arg / r->id_extra (struct gw_req): the stage (gateway/identify.c)
+ * sets them before it calls gw_proxy_start.
  */
 #include "gateway/http/request.h"
 
@@ -20,6 +21,7 @@
 #include <strings.h>
 
 #include "gateway/http/errors.h"
+#include "gateway/identify.h"
 
 bool gw_request_wants_json(const struct gw_req *r)
 {
@@ -31,9 +33,11 @@ bool gw_request_wants_json(const struct gw_req *r)
 
 static struct gw_req *req_alloc(struct gw_conn *c, size_t extra)
 {
-    struct gw_req *r = calloc(1, sizeof *r + extra);
+    /* Only the struct is zeroed: the trailing fields/head area is written before it is read. */
+    struct gw_req *r = malloc(sizeof *r + extra);
     if (!r)
         return NULL;
+    memset(r, 0, sizeof *r);
     r->conn = c;
     r->w = c->w;
     r->wc = c->w->conf;
@@ -46,7 +50,7 @@ static struct gw_req *req_alloc(struct gw_conn *c, size_t extra)
     r->path = (char *)"-";
     r->path_len = 1;
     r->query = (char *)"";
-    snprintf(r->client_ip, sizeof r->client_ip, "%s", c->peer_ip);
+    memcpy(r->client_ip, c->peer_ip, sizeof r->client_ip);
     gw_worker_request_id(c->w, r->request_id);
     c->req = r;
     return r;
@@ -61,7 +65,8 @@ void gw_request_error(struct gw_req *r, int status, const char *detail, bool kee
     }
     struct gw_worker *w = r->w;
     gw_worker_update_dates(w);
-    keep = keep && r->body_done && r->keep_alive && status != 408;
+    keep = keep && r->body_done && r->keep_alive && status != 408 && !w->draining &&
+           !c->close_after;
     w->scratch.len = 0;
     gw_error_build(&w->scratch, status, detail, r->request_id, w->date, gw_request_wants_json(r),
                    keep, r->http_minor == 0, r->is_head);
@@ -191,6 +196,7 @@ static void dispatch_local(struct gw_req *r, const struct gw_endpoint *ep)
 {
     r->kind = GW_REQ_LOCAL;
     r->ep = ep;
+    memcpy(&r->peer, &r->conn->peer, sizeof r->peer);
     r->route_metric = GW_METRIC_ROUTE_BUILTIN;
     ep->handle(r, ep->ctx);
 }
@@ -209,8 +215,8 @@ static void dispatch_proxy(struct gw_req *r, size_t route)
         gw_request_error(r, 413, "request body larger than this route accepts", false);
         return;
     }
-    /* Seam: identify + decide (issue 4) goes here; see the comment at the top of the file. */
-    gw_proxy_start(r);
+    /* Seam: identify + decide (gateway/identify.c); it calls gw_proxy_start() or answers. */
+    gw_identify_start(r);
 }
 
 void gw_request_start(struct gw_conn *c, const char *p, size_t head_len)
@@ -336,6 +342,7 @@ void gw_request_client_gone(struct gw_req *r)
 {
     r->conn = NULL;
     if (r->kind == GW_REQ_PROXY) {
+        gw_identify_cancel(r);              /* a Redis call in flight will not call back */
         gw_proxy_cancel(r);
         gw_request_free(r);
     } else if (r->kind == GW_REQ_LOCAL) {
@@ -385,7 +392,12 @@ void gw_request_log(struct gw_req *r)
 
 void gw_request_free(struct gw_req *r)
 {
+    if (r->kind == GW_REQ_PROXY)
+        gw_proxy_cancel(r);                 /* any upstream connection or queue place (no-op
+                                             * when the proxy already let go of it) */
     gw_request_log(r);
+    gw_identify_release(r);             /* frees r->ident and r->id_extra */
+    free(r->id_extra);
     if (r->lbody)
         evbuffer_free(r->lbody);
     gw_wconf_unref(r->wc);

@@ -99,6 +99,11 @@ struct gw_req {
     struct gw_hp_chunked body_ch;
     bool body_done;
 
+    /* identity seam (issue 4): set by the identify + decide stage before gw_proxy_start */
+    gw_hdr_drop_fn *id_drop;        /* client-sent identity headers to remove, or NULL */
+    void *id_drop_arg;
+    char *id_extra;                 /* "Name: value\r\n"... to add (owned, freed with r), or NULL */
+
     /* routing */
     int route;                      /* index in cfg->routes, -1 none */
     uint16_t route_metric;
@@ -111,6 +116,14 @@ struct gw_req {
     uint64_t up_start_us, up_us;
     bool up_used;
     bool responded;                 /* a response head has been queued to the client */
+
+    /* identify + decide (gateway/identify.c), next to the engine's id_drop/id_extra */
+    struct gw_ident *ident;         /* the stage's state while it waits for Redis; owned */
+    bool id_person;                 /* allowed as a person: the client's Authorization is
+                                     * not forwarded */
+
+    /* local endpoints: the client address, kept for handlers that outlive the connection */
+    struct sockaddr_storage peer;
 
     /* local endpoints: body collection */
     struct evbuffer *lbody;

@@ -128,6 +128,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (uc->state == GW_UC_BUSY && uc->req) {
+        if (gw_io_flush_ready(&uc->io) < 0)
+            gw_io_write_on(&uc->io, false);     /* the proxy's flush reports the error */
         gw_proxy_upstream_writable(uc->req);
         return;
     }
