@@ -127,13 +127,14 @@ core_ticks() { # CPU — "busy total" clock ticks of one core from /proc/stat (a
 }
 
 # ---- upstream ----------------------------------------------------------------------------
+: >"$TMP/portal.log"
 taskset -c "$LOAD_CPU" "$PORTAL" --listen 127.0.0.1:0 --title "Bench portal" --quiet \
   >"$TMP/portal.log" 2>&1 &
 UP_PID=$!
 PIDS+=("$UP_PID")
 UP_PORT=""
 for ((i = 0; i < 100; i++)); do
-  UP_PORT=$(sed -n 's/^demo-portal listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/portal.log")
+  UP_PORT=$(sed -n 's/^demo-portal listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/portal.log" || true)
   [ -n "$UP_PORT" ] && break
   kill -0 "$UP_PID" 2>/dev/null || die "demo-portal exited: $(cat "$TMP/portal.log")"
   sleep 0.1
