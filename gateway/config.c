@@ -22,10 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "auth/jwt_keys.h"
+#include "auth/password.h"
 
 /* A config file larger than this is refused before parsing. */
 #define CONFIG_MAX_BYTES (16u * 1024 * 1024)
@@ -385,6 +388,12 @@ static int check_key_prefix(struct loader *L, const char *key, yaml_node_t *v, c
     return check_visible(L, key, v, s, true);
 }
 
+/* Text shown to people (titles): non-empty, spaces allowed, no control characters. */
+static int check_text(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    return check_chars(L, key, v, s, false, true);
+}
+
 /* URL path characters a route prefix may hold: no query, fragment, spaces or controls. */
 static int check_path_chars(struct loader *L, const char *key, yaml_node_t *v, const char *s)
 {
@@ -411,7 +420,7 @@ static int check_builtin_prefix(struct loader *L, const char *key, yaml_node_t *
     char b[64];
     size_t n = strlen(s);
     if (n < 1 || s[0] != '/' || s[n - 1] != '/')
-        return fail_at(L, node_pos(v), "builtin_prefix must start and end with '/' (got '%s')",
+        return fail_at(L, node_pos(v), "%s must start and end with '/' (got '%s')", key,
                        shown(s, n, b));
     return check_path_chars(L, key, v, s);
 }
@@ -903,19 +912,7 @@ static int check_jwt_string(struct loader *L, const char *key, yaml_node_t *v, c
     return 0;
 }
 
-/* An HTTP field name (RFC 9110 token). */
-static int check_header_name(struct loader *L, const char *key, yaml_node_t *v, const char *s)
-{
-    char b[64];
-    size_t n = strlen(s);
-    bool ok = n > 0 && n <= 64 &&
-              strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                        "!#$%&'*+-.^_`|~") == n;
-    if (!ok)
-        return fail_at(L, node_pos(v), "invalid %s '%s' (expected an HTTP header name)", key,
-                       shown(s, n, b));
-    return 0;
-}
+static int check_header_name(struct loader *L, const char *key, yaml_node_t *v, const char *s);
 
 /* `jwt_claims: [name, email]`: the optional person claims this route's token carries. */
 static int field_route_jwt_claims(struct loader *L, const char *key, yaml_node_t *v, void *base)
@@ -1123,85 +1120,6 @@ static int field_jwt(struct loader *L, const char *key, yaml_node_t *v, void *ba
     return parse_section(L, &jwt_section, v, &cfg->jwt, key);
 }
 
-#define THROTTLE_FIELDS(T)                                                                    \
-    { .key = "free_failures", .type = F_U32, .offset = offsetof(T, free_failures), .min = 0,  \
-      .max = 1000000 },                                                                       \
-    { .key = "base_delay_ms", .type = F_U32, .offset = offsetof(T, base_delay_ms), .min = 0,  \
-      .max = 86400000 },                                                                      \
-    { .key = "max_delay_ms", .type = F_U32, .offset = offsetof(T, max_delay_ms), .min = 0,    \
-      .max = 86400000 },                                                                      \
-    { .key = "lock_after", .type = F_U32, .offset = offsetof(T, lock_after), .min = 1,        \
-      .max = 1000000 },                                                                       \
-    { .key = "lock_ms", .type = F_U32, .offset = offsetof(T, lock_ms), .min = 1,              \
-      .max = 86400000 },                                                                      \
-    { .key = "window_ms", .type = F_U32, .offset = offsetof(T, window_ms), .min = 1,          \
-      .max = 86400000 }
-
-/* The same rule as auth_throttle_new checks, reported at the section. */
-static int finish_oauth_throttle(struct loader *L, yaml_node_t *map, void *base)
-{
-    const struct gw_oauth_throttle_rule *r = base;
-    if (r->lock_after <= r->free_failures)
-        return fail_at(L, pos_of_key(L, map, "lock_after"),
-                       "lock_after (%u) must be greater than free_failures (%u)", r->lock_after,
-                       r->free_failures);
-    if (r->max_delay_ms < r->base_delay_ms)
-        return fail_at(L, pos_of_key(L, map, "max_delay_ms"),
-                       "max_delay_ms (%u) must not be less than base_delay_ms (%u)",
-                       r->max_delay_ms, r->base_delay_ms);
-    return 0;
-}
-
-static const struct field oauth_throttle_fields[] = {
-    THROTTLE_FIELDS(struct gw_oauth_throttle_rule),
-};
-static const struct section oauth_throttle_client_section = {
-    "in oauth throttle client", oauth_throttle_fields,
-    sizeof(oauth_throttle_fields) / sizeof(oauth_throttle_fields[0]), finish_oauth_throttle
-};
-static const struct section oauth_throttle_address_section = {
-    "in oauth throttle address", oauth_throttle_fields,
-    sizeof(oauth_throttle_fields) / sizeof(oauth_throttle_fields[0]), finish_oauth_throttle
-};
-
-static int field_oauth_throttle(struct loader *L, const char *key, yaml_node_t *v, void *base)
-{
-    struct gw_oauth_conf *o = base;
-    static const struct field fields[] = {
-        { .key = "client", .type = F_SECTION, .offset = offsetof(struct gw_oauth_conf, client),
-          .section = &oauth_throttle_client_section },
-        { .key = "address", .type = F_SECTION,
-          .offset = offsetof(struct gw_oauth_conf, address),
-          .section = &oauth_throttle_address_section },
-    };
-    static const struct section sec = { "in oauth throttle", fields, 2, NULL };
-    return parse_section(L, &sec, v, o, key);
-}
-
-static const struct field oauth_fields[] = {
-    { .key = "token_lifetime_ms", .type = F_U32,
-      .offset = offsetof(struct gw_oauth_conf, token_lifetime_ms), .min = 10000,
-      .max = 86400000 },
-    { .key = "audience", .type = F_STR, .offset = offsetof(struct gw_oauth_conf, audience),
-      .check = check_jwt_string },
-    { .key = "max_body_bytes", .type = F_U32,
-      .offset = offsetof(struct gw_oauth_conf, max_body_bytes), .min = 256, .max = 1048576 },
-    { .key = "throttle", .type = F_CUSTOM, .fn = field_oauth_throttle },
-};
-
-static int finish_oauth(struct loader *L, yaml_node_t *map, void *base)
-{
-    struct gw_oauth_conf *o = base;
-    if (o->token_lifetime_ms % 1000)
-        return fail_at(L, pos_of_key(L, map, "token_lifetime_ms"),
-                       "token_lifetime_ms must be whole seconds (a multiple of 1000)");
-    o->configured = true;
-    return 0;
-}
-
-static const struct section oauth_section = {
-    "in oauth", oauth_fields, sizeof(oauth_fields) / sizeof(oauth_fields[0]), finish_oauth
-};
 
 /* -- log -- */
 
@@ -1298,6 +1216,501 @@ static int field_redis(struct loader *L, const char *key, yaml_node_t *v, void *
     return 0;
 }
 
+/* -- admin (the admin API) -- */
+
+#define ADMIN_TOKEN_FILE_MAX 4096
+#define ADMIN_TOKEN_MIN_BYTES 32
+
+/* <path> as written, or resolved against the directory of the config file when relative.
+ * Returns a new string or NULL on ENOMEM. */
+static char *path_near_config(const struct loader *L, const char *path)
+{
+    const char *slash = strrchr(L->name, '/');
+    if (path[0] == '/' || !slash)
+        return strdup(path);
+    size_t dl = (size_t)(slash - L->name) + 1, pl = strlen(path);
+    char *out = malloc(dl + pl + 1);
+    if (out) {
+        memcpy(out, L->name, dl);
+        memcpy(out + dl, path, pl + 1);
+    }
+    return out;
+}
+
+/* `bootstrap_token_file`: reads the token now, so that a missing, unreadable, world-readable
+ * or too short file is an error at load (with the key's position) rather than a surprise at
+ * the first admin call. The token itself never appears in a message. */
+static int field_admin_token_file(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_admin_conf *a = base;
+    const char *s;
+    char b[64], buf[ADMIN_TOKEN_FILE_MAX + 1];
+    int rc = -1;
+
+    if (get_string(L, v, key, &s) < 0 || check_chars(L, key, v, s, false, true) < 0)
+        return -1;
+    char *path = path_near_config(L, s);
+    if (!path)
+        return fail_at(L, node_pos(v), "out of memory");
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        fail_at(L, node_pos(v), "cannot open %s '%s': %s", key, shown(s, strlen(s), b),
+                strerror(errno));
+        goto out;
+    }
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+        fail_at(L, node_pos(v), "%s '%s' must not be accessible to other users (chmod 600)",
+                key, shown(s, strlen(s), b));
+        goto out;
+    }
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    if (n > ADMIN_TOKEN_FILE_MAX) {
+        fail_at(L, node_pos(v), "%s '%s' is larger than %d bytes", key, shown(s, strlen(s), b),
+                ADMIN_TOKEN_FILE_MAX);
+        goto out;
+    }
+    size_t start = 0, end = n;
+    while (start < end && (buf[start] == ' ' || (buf[start] >= '\t' && buf[start] <= '\r')))
+        start++;
+    while (end > start && (buf[end - 1] == ' ' || (buf[end - 1] >= '\t' && buf[end - 1] <= '\r')))
+        end--;
+    for (size_t i = start; i < end; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            fail_at(L, node_pos(v), "%s '%s' must hold one token of visible ASCII characters",
+                    key, shown(s, strlen(s), b));
+            goto out;
+        }
+    }
+    if (end - start < ADMIN_TOKEN_MIN_BYTES) {
+        fail_at(L, node_pos(v), "the token in %s '%s' is shorter than %d characters (use e.g. "
+                "`openssl rand -hex 32`)", key, shown(s, strlen(s), b), ADMIN_TOKEN_MIN_BYTES);
+        goto out;
+    }
+    free(a->bootstrap_token_file);
+    a->bootstrap_token_file = path;
+    path = NULL;
+    if (a->bootstrap_token) {
+        explicit_bzero(a->bootstrap_token, strlen(a->bootstrap_token));
+        free(a->bootstrap_token);
+    }
+    a->bootstrap_token = strndup(buf + start, end - start);
+    rc = a->bootstrap_token ? 0 : fail_at(L, node_pos(v), "out of memory");
+out:
+    explicit_bzero(buf, sizeof(buf));
+    if (f)
+        fclose(f);
+    free(path);
+    return rc;
+}
+
+static const struct field admin_fields[] = {
+    { .key = "prefix", .type = F_STR, .offset = offsetof(struct gw_admin_conf, prefix),
+      .check = check_builtin_prefix },
+    { .key = "bootstrap_token_file", .type = F_CUSTOM, .fn = field_admin_token_file },
+};
+static const struct section admin_section = {
+    "in admin", admin_fields, sizeof(admin_fields) / sizeof(admin_fields[0]), NULL
+};
+
+/* -- auth (password hashing, work pool) -- */
+
+/* libsodium's own limits (parallelism 1, memory, iterations), reported at the offending key. */
+static int finish_argon2id(struct loader *L, yaml_node_t *map, void *base)
+{
+    const struct gw_auth_conf *a = base;
+    struct auth_pw_params p = { a->argon2_memory_kib, a->argon2_iterations,
+                                a->argon2_parallelism };
+    char msg[200];
+    if (auth_password_params_check(&p, msg, sizeof(msg)) == 0)
+        return 0;
+    const char *key = p.parallelism != 1 ? "parallelism"
+                      : strstr(msg, "memory") ? "memory_kib" : "iterations";
+    yaml_node_t *at = map_get(L, map, key);
+    return fail_at(L, node_pos(at ? at : map), "%s", msg);
+}
+
+static const struct field argon2id_fields[] = {
+    { .key = "memory_kib", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      argon2_memory_kib), .min = 8, .max = 4u * 1024 * 1024 },
+    { .key = "iterations", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      argon2_iterations), .min = 1, .max = 64 },
+    { .key = "parallelism", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      argon2_parallelism), .min = 1, .max = 255 },
+};
+static const struct section argon2id_section = {
+    "in auth.argon2id", argon2id_fields, sizeof(argon2id_fields) / sizeof(argon2id_fields[0]),
+    finish_argon2id
+};
+
+/* argon2id's keys fill struct gw_auth_conf directly: the nested mapping shares its base. */
+static int field_argon2id(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return parse_section(L, &argon2id_section, v, base, key);
+}
+
+static const struct field auth_fields[] = {
+    { .key = "argon2id", .type = F_CUSTOM, .fn = field_argon2id },
+    { .key = "work_threads", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      work_threads), .min = 1, .max = 64 },
+    { .key = "work_queue_max", .type = F_U32, .offset = offsetof(struct gw_auth_conf,
+      work_queue_max), .min = 1, .max = 1000000 },
+};
+static const struct section auth_section = {
+    "in auth", auth_fields, sizeof(auth_fields) / sizeof(auth_fields[0]), NULL
+};
+
+/* -- sessions and login (docs/CONFIG.md#sessions) -- */
+
+#define LOGIN_TEMPLATE_MAX (256u * 1024)
+
+/* An HTTP token (RFC 9110 tchar), 1..64 bytes: cookie and header names. */
+static bool is_token(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 64 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                     "!#$%&'*+-.^_`|~") == n;
+}
+
+static int check_cookie_name(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    if (!is_token(s))
+        return fail_at(L, node_pos(v), "invalid %s '%s' (expected 1 to 64 token characters)",
+                       key, shown(s, strlen(s), b));
+    if (!strncasecmp(s, "__Host-", 7) || !strncasecmp(s, "__Secure-", 9))
+        return fail_at(L, node_pos(v), "%s '%s' must not carry a __Host-/__Secure- prefix "
+                       "(onegate adds __Host- over TLS)", key, shown(s, strlen(s), b));
+    return 0;
+}
+
+static int check_header_name(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    if (!is_token(s))
+        return fail_at(L, node_pos(v), "invalid header name '%s' for %s (expected 1 to 64 "
+                       "token characters)", shown(s, strlen(s), b), key);
+    return 0;
+}
+
+static int field_insecure_dev_cookies(struct loader *L, const char *key, yaml_node_t *v,
+                                      void *base)
+{
+    return get_bool(L, v, key, &((struct gw_sessions_conf *)base)->insecure_dev_cookies);
+}
+
+static int field_strip_headers(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_sessions_conf *sc = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return 0;
+    sc->strip_headers = calloc(n, sizeof(*sc->strip_headers));
+    if (!sc->strip_headers)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(L, v->data.sequence.items.start[i]);
+        const char *s;
+        if (get_string(L, item, "strip_headers entry", &s) < 0 ||
+            check_header_name(L, "strip_headers", item, s) < 0)
+            return -1;
+        char *low = strdup(s);
+        if (!low)
+            return fail_at(L, node_pos(item), "out of memory");
+        for (char *c = low; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        sc->strip_headers[i] = low;
+        sc->nstrip_headers = i + 1;
+    }
+    return 0;
+}
+
+static const struct field portal_fields[] = {
+    { .key = "name", .type = F_STR, .offset = offsetof(struct gw_portal_conf, name),
+      .required = true, .check = check_name },
+    { .key = "title", .type = F_STR, .offset = offsetof(struct gw_portal_conf, title),
+      .required = true, .check = check_text },
+    { .key = "host", .type = F_STR, .offset = offsetof(struct gw_portal_conf, host),
+      .check = check_host },
+    { .key = "path", .type = F_STR, .offset = offsetof(struct gw_portal_conf, path),
+      .required = true, .check = check_route_path },
+};
+static const struct section portal_section = {
+    "in portal", portal_fields, sizeof(portal_fields) / sizeof(portal_fields[0]), NULL
+};
+
+static int field_portals(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_sessions_conf *sc = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return 0;
+    sc->portals = calloc(n, sizeof(*sc->portals));
+    if (!sc->portals)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(L, v->data.sequence.items.start[i]);
+        struct gw_portal_conf *pc = &sc->portals[i];
+        pc->pos = node_pos(item);
+        sc->nportals = i + 1;
+        if (parse_section(L, &portal_section, item, pc, "portal") < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(sc->portals[j].name, pc->name))
+                return fail_at(L, pc->pos, "duplicate portal '%s' (first at %d:%d)", pc->name,
+                               sc->portals[j].pos.line, sc->portals[j].pos.col);
+    }
+    return 0;
+}
+
+#define THR(k, lo) { .key = #k, .type = F_U32, .offset = offsetof(struct gw_throttle_rule_conf, \
+                     k), .min = (lo), .max = UINT32_MAX }
+static const struct field throttle_rule_fields[] = {
+    THR(free_failures, 0),
+    THR(delay_base_ms, 0),
+    THR(delay_max_ms, 0),
+    THR(lock_failures, 1),
+    THR(lock_ms, 1000),
+    THR(window_ms, 1000),
+};
+#undef THR
+
+static int finish_throttle_rule(struct loader *L, yaml_node_t *map, void *base)
+{
+    const struct gw_throttle_rule_conf *t = base;
+    if (t->delay_max_ms < t->delay_base_ms) {
+        yaml_node_t *at = map_get(L, map, "delay_max_ms");
+        return fail_at(L, node_pos(at ? at : map), "delay_max_ms (%u) must not be less than "
+                       "delay_base_ms (%u)", t->delay_max_ms, t->delay_base_ms);
+    }
+    if (t->lock_failures <= t->free_failures) {
+        yaml_node_t *at = map_get(L, map, "lock_failures");
+        return fail_at(L, node_pos(at ? at : map), "lock_failures (%u) must be greater than "
+                       "free_failures (%u)", t->lock_failures, t->free_failures);
+    }
+    return 0;
+}
+static const struct section throttle_account_section = {
+    "in sessions.throttle.account", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct section throttle_address_section = {
+    "in sessions.throttle.address", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct field throttle_fields[] = {
+    { .key = "account", .type = F_SECTION, .offset = offsetof(struct gw_throttle_conf, account),
+      .section = &throttle_account_section },
+    { .key = "address", .type = F_SECTION, .offset = offsetof(struct gw_throttle_conf, address),
+      .section = &throttle_address_section },
+};
+static const struct section throttle_section = {
+    "in sessions.throttle", throttle_fields, sizeof(throttle_fields) / sizeof(throttle_fields[0]),
+    NULL
+};
+
+#define SES(k, lo) { .key = #k, .type = F_U32, .offset = offsetof(struct gw_sessions_conf, k), \
+                     .min = (lo), .max = UINT32_MAX }
+static const struct field sessions_fields[] = {
+    { .key = "cookie_name", .type = F_STR, .offset = offsetof(struct gw_sessions_conf,
+      cookie_name), .check = check_cookie_name },
+    SES(idle_timeout_ms, 1000),
+    SES(absolute_timeout_ms, 1000),
+    SES(refresh_interval_ms, 0),
+    { .key = "insecure_dev_cookies", .type = F_CUSTOM, .fn = field_insecure_dev_cookies },
+    { .key = "person_header", .type = F_STR, .offset = offsetof(struct gw_sessions_conf,
+      person_header), .check = check_header_name },
+    { .key = "strip_headers", .type = F_CUSTOM, .fn = field_strip_headers },
+    { .key = "portals", .type = F_CUSTOM, .fn = field_portals },
+    { .key = "throttle", .type = F_SECTION, .offset = offsetof(struct gw_sessions_conf,
+      throttle), .section = &throttle_section },
+};
+#undef SES
+
+static int finish_sessions(struct loader *L, yaml_node_t *map, void *base)
+{
+    const struct gw_sessions_conf *sc = base;
+    if (sc->absolute_timeout_ms < sc->idle_timeout_ms) {
+        yaml_node_t *at = map_get(L, map, "absolute_timeout_ms");
+        return fail_at(L, node_pos(at ? at : map), "absolute_timeout_ms (%u) must not be less "
+                       "than idle_timeout_ms (%u)", sc->absolute_timeout_ms,
+                       sc->idle_timeout_ms);
+    }
+    if (sc->refresh_interval_ms >= sc->idle_timeout_ms) {
+        yaml_node_t *at = map_get(L, map, "refresh_interval_ms");
+        return fail_at(L, node_pos(at ? at : map), "refresh_interval_ms (%u) must be less than "
+                       "idle_timeout_ms (%u)", sc->refresh_interval_ms, sc->idle_timeout_ms);
+    }
+    return 0;
+}
+static const struct section sessions_section = {
+    "in sessions", sessions_fields, sizeof(sessions_fields) / sizeof(sessions_fields[0]),
+    finish_sessions
+};
+
+/* The login page template placeholders ({{name}}); gateway/endpoints/login_page.c fills them. */
+static const char *const login_placeholders[] = {
+    "title", "error", "action", "csrf", "return_to", "username", "portals",
+};
+
+/* Checks a template's placeholders: every {{...}} must be a known name, and {{action}} and
+ * {{csrf}} must be there (without them the form cannot work). Returns 0 or -1. */
+static int check_template(struct loader *L, yaml_node_t *v, const char *path, const char *t)
+{
+    bool have_action = false, have_csrf = false;
+    int line = 1;
+    char b[64];
+    for (const char *p = t; *p; p++) {
+        if (*p == '\n')
+            line++;
+        if (p[0] != '{' || p[1] != '{')
+            continue;
+        const char *end = strstr(p + 2, "}}");
+        size_t n = end ? (size_t)(end - p - 2) : 0;
+        bool known = false;
+        for (size_t i = 0; end && i < sizeof(login_placeholders) / sizeof(*login_placeholders);
+             i++)
+            if (strlen(login_placeholders[i]) == n && !strncmp(p + 2, login_placeholders[i], n))
+                known = true;
+        if (!known)
+            return fail_at(L, node_pos(v), "template '%s' line %d: unknown placeholder '%s' "
+                           "(use {{title}}, {{error}}, {{action}}, {{csrf}}, {{return_to}}, "
+                           "{{username}}, {{portals}})", shown(path, strlen(path), b), line,
+                           end ? shown(p, n + 4, (char[64]){ 0 }) : "{{");
+        have_action |= n == 6 && !strncmp(p + 2, "action", 6);
+        have_csrf |= n == 4 && !strncmp(p + 2, "csrf", 4);
+        p = end + 1;
+    }
+    if (!have_action || !have_csrf)
+        return fail_at(L, node_pos(v), "template '%s' must contain {{action}} and {{csrf}}",
+                       shown(path, strlen(path), b));
+    return 0;
+}
+
+static int field_login_template(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_login_conf *lc = base;
+    const char *s;
+    char b[64];
+    if (get_string(L, v, key, &s) < 0 || check_chars(L, key, v, s, false, true) < 0)
+        return -1;
+    char *path = path_near_config(L, s);
+    if (!path)
+        return fail_at(L, node_pos(v), "out of memory");
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    int rc = -1;
+    if (!f) {
+        fail_at(L, node_pos(v), "cannot open %s '%s': %s", key, shown(s, strlen(s), b),
+                strerror(errno));
+        goto out;
+    }
+    text = malloc(LOGIN_TEMPLATE_MAX + 1);
+    if (!text) {
+        fail_at(L, node_pos(v), "out of memory");
+        goto out;
+    }
+    size_t n = fread(text, 1, LOGIN_TEMPLATE_MAX + 1, f);
+    if (n > LOGIN_TEMPLATE_MAX || memchr(text, '\0', n)) {
+        fail_at(L, node_pos(v), "%s '%s' must be a text file of at most %u bytes", key,
+                shown(s, strlen(s), b), LOGIN_TEMPLATE_MAX);
+        goto out;
+    }
+    text[n] = '\0';
+    if (check_template(L, v, s, text) < 0)
+        goto out;
+    free(lc->template_path);
+    free(lc->template_text);
+    lc->template_path = path;
+    lc->template_text = text;
+    path = text = NULL;
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    free(path);
+    free(text);
+    return rc;
+}
+
+static const struct field login_fields[] = {
+    { .key = "prefix", .type = F_STR, .offset = offsetof(struct gw_login_conf, prefix),
+      .check = check_builtin_prefix },
+    { .key = "template", .type = F_CUSTOM, .fn = field_login_template },
+    { .key = "page_title", .type = F_STR, .offset = offsetof(struct gw_login_conf, page_title),
+      .check = check_text },
+};
+static const struct section login_section = {
+    "in login", login_fields, sizeof(login_fields) / sizeof(login_fields[0]), NULL
+};
+
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static bool addr_is_loopback(const struct gw_addr *a)
+{
+    if (a->ss.ss_family == AF_INET)
+        return ((const uint8_t *)&((const struct sockaddr_in *)&a->ss)->sin_addr)[0] == 127;
+    const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(v6) || (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
+}
+
+/* -- oauth (the API-account endpoints, issue 5): figures as sessions.throttle -- */
+
+static const struct section oauth_throttle_client_section = {
+    "in oauth.throttle.client", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct section oauth_throttle_address_section = {
+    "in oauth.throttle.address", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct field oauth_throttle_fields[] = {
+    { .key = "client", .type = F_SECTION, .offset = offsetof(struct gw_oauth_conf, client),
+      .section = &oauth_throttle_client_section },
+    { .key = "address", .type = F_SECTION, .offset = offsetof(struct gw_oauth_conf, address),
+      .section = &oauth_throttle_address_section },
+};
+static const struct section oauth_throttle_section = {
+    "in oauth.throttle", oauth_throttle_fields,
+    sizeof(oauth_throttle_fields) / sizeof(oauth_throttle_fields[0]), NULL
+};
+
+static int field_oauth_throttle(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return parse_section(L, &oauth_throttle_section, v, base, key);
+}
+
+static const struct field oauth_fields[] = {
+    { .key = "token_lifetime_ms", .type = F_U32,
+      .offset = offsetof(struct gw_oauth_conf, token_lifetime_ms), .min = 10000,
+      .max = 86400000 },
+    { .key = "audience", .type = F_STR, .offset = offsetof(struct gw_oauth_conf, audience),
+      .check = check_jwt_string },
+    { .key = "max_body_bytes", .type = F_U32,
+      .offset = offsetof(struct gw_oauth_conf, max_body_bytes), .min = 256, .max = 1048576 },
+    { .key = "throttle", .type = F_CUSTOM, .fn = field_oauth_throttle },
+};
+
+static int finish_oauth(struct loader *L, yaml_node_t *map, void *base)
+{
+    struct gw_oauth_conf *o = base;
+    if (o->token_lifetime_ms % 1000)
+        return fail_at(L, pos_of_key(L, map, "token_lifetime_ms"),
+                       "token_lifetime_ms must be whole seconds (a multiple of 1000)");
+    o->configured = true;
+    return 0;
+}
+
+static const struct section oauth_section = {
+    "in oauth", oauth_fields, sizeof(oauth_fields) / sizeof(oauth_fields[0]), finish_oauth
+};
+
 /* -- top level -- */
 
 static int finish_top(struct loader *L, yaml_node_t *map, void *base);
@@ -1322,6 +1735,14 @@ static const struct field top_fields[] = {
     { .key = "jwt", .type = F_CUSTOM, .fn = field_jwt },
     { .key = "oauth", .type = F_SECTION, .offset = offsetof(struct gw_config, oauth),
       .section = &oauth_section },
+    { .key = "admin", .type = F_SECTION, .offset = offsetof(struct gw_config, admin),
+      .section = &admin_section },
+    { .key = "auth", .type = F_SECTION, .offset = offsetof(struct gw_config, auth),
+      .section = &auth_section },
+    { .key = "sessions", .type = F_SECTION, .offset = offsetof(struct gw_config, sessions),
+      .section = &sessions_section },
+    { .key = "login", .type = F_SECTION, .offset = offsetof(struct gw_config, login),
+      .section = &login_section },
 };
 static const struct section top_section = {
     "at top level", top_fields, sizeof(top_fields) / sizeof(top_fields[0]), finish_top
@@ -1373,6 +1794,28 @@ static int finish_top(struct loader *L, yaml_node_t *map, void *base)
 
     if (finish_top_jwt(L, map, cfg) < 0)
         return -1;
+    if (!strncmp(cfg->admin.prefix, cfg->builtin_prefix, strlen(cfg->builtin_prefix)) ||
+        !strncmp(cfg->builtin_prefix, cfg->admin.prefix, strlen(cfg->admin.prefix))) {
+        yaml_node_t *a = map_get(L, map, "admin");
+        yaml_node_t *at = a && a->type == YAML_MAPPING_NODE ? map_get(L, a, "prefix") : NULL;
+        if (!at)
+            at = map_get(L, map, "builtin_prefix");
+        return fail_at(L, node_pos(at ? at : map), "admin prefix '%s' and builtin_prefix '%s' "
+                       "must not contain one another", cfg->admin.prefix, cfg->builtin_prefix);
+    }
+
+    if (cfg->sessions.insecure_dev_cookies) {
+        for (size_t i = 0; i < cfg->nlisteners; i++) {
+            if (addr_is_loopback(&cfg->listeners[i].addr))
+                continue;
+            yaml_node_t *sn = map_get(L, map, "sessions");
+            yaml_node_t *at = sn ? map_get(L, sn, "insecure_dev_cookies") : NULL;
+            return fail_at(L, node_pos(at ? at : map), "insecure_dev_cookies needs every "
+                           "listener on a loopback address (%s at %d:%d is not)",
+                           cfg->listeners[i].addr.text, cfg->listeners[i].pos.line,
+                           cfg->listeners[i].pos.col);
+        }
+    }
 
     specs = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*specs));
     if (!specs)
@@ -1442,8 +1885,26 @@ static void config_defaults(struct gw_config *cfg)
     cfg->jwt.bad_token_burst = 20;
     cfg->jwt.bad_token_per_s = 10;
     cfg->oauth.max_body_bytes = 4096;
-    cfg->oauth.client = (struct gw_oauth_throttle_rule){ 3, 1000, 30000, 10, 900000, 900000 };
-    cfg->oauth.address = (struct gw_oauth_throttle_rule){ 20, 1000, 30000, 100, 900000, 900000 };
+    cfg->oauth.client = (struct gw_throttle_rule_conf){ 3, 1000, 30000, 10, 900000, 900000 };
+    cfg->oauth.address = (struct gw_throttle_rule_conf){ 20, 1000, 30000, 100, 900000, 900000 };
+    cfg->sessions.idle_timeout_ms = 1800000;
+    cfg->sessions.absolute_timeout_ms = 43200000;
+    cfg->sessions.refresh_interval_ms = 60000;
+    cfg->sessions.throttle.account = (struct gw_throttle_rule_conf){
+        .free_failures = 3, .delay_base_ms = 1000, .delay_max_ms = 30000,
+        .lock_failures = 10, .lock_ms = 900000, .window_ms = 900000,
+    };
+    cfg->sessions.throttle.address = (struct gw_throttle_rule_conf){
+        .free_failures = 20, .delay_base_ms = 1000, .delay_max_ms = 30000,
+        .lock_failures = 100, .lock_ms = 900000, .window_ms = 900000,
+    };
+    cfg->auth = (struct gw_auth_conf){
+        .argon2_memory_kib = 19456,
+        .argon2_iterations = 2,
+        .argon2_parallelism = 1,
+        .work_threads = 2,
+        .work_queue_max = 1024,
+    };
 }
 
 /* Translates a libyaml parser failure into "FILE:LINE:COL: YAML syntax error: ...". */
@@ -1547,7 +2008,14 @@ struct gw_config *gw_config_load_string(const char *yaml, size_t len, const char
     cfg->builtin_prefix = strdup("/-/");
     cfg->server_name = strdup("onegate");
     cfg->redis.key_prefix = strdup("og:");
-    if (!cfg->path || !cfg->builtin_prefix || !cfg->server_name || !cfg->redis.key_prefix) {
+    cfg->admin.prefix = strdup("/admin/v1/");
+    cfg->sessions.cookie_name = strdup("onegate_session");
+    cfg->sessions.person_header = strdup("X-Onegate-Person");
+    cfg->login.prefix = strdup("/-/");
+    cfg->login.page_title = strdup("Sign in");
+    if (!cfg->path || !cfg->builtin_prefix || !cfg->server_name || !cfg->redis.key_prefix ||
+        !cfg->admin.prefix || !cfg->sessions.cookie_name || !cfg->sessions.person_header ||
+        !cfg->login.prefix || !cfg->login.page_title) {
         fail_at(&L, (struct gw_conf_pos){ 1, 1 }, "out of memory");
         goto fail;
     }
@@ -1656,5 +2124,27 @@ void gw_config_free(struct gw_config *cfg)
     if (cfg->jwt.keyset)
         auth_jwt_keyset_unref(cfg->jwt.keyset);
     free(cfg->oauth.audience);
+    free(cfg->sessions.cookie_name);
+    free(cfg->sessions.person_header);
+    for (size_t i = 0; i < cfg->sessions.nstrip_headers; i++)
+        free(cfg->sessions.strip_headers[i]);
+    free(cfg->sessions.strip_headers);
+    for (size_t i = 0; i < cfg->sessions.nportals; i++) {
+        free(cfg->sessions.portals[i].name);
+        free(cfg->sessions.portals[i].title);
+        free(cfg->sessions.portals[i].host);
+        free(cfg->sessions.portals[i].path);
+    }
+    free(cfg->sessions.portals);
+    free(cfg->login.prefix);
+    free(cfg->login.template_path);
+    free(cfg->login.template_text);
+    free(cfg->login.page_title);
+    free(cfg->admin.prefix);
+    free(cfg->admin.bootstrap_token_file);
+    if (cfg->admin.bootstrap_token) {
+        explicit_bzero(cfg->admin.bootstrap_token, strlen(cfg->admin.bootstrap_token));
+        free(cfg->admin.bootstrap_token);
+    }
     free(cfg);
 }

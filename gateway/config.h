@@ -108,6 +108,79 @@ struct gw_redis_conf {
     char *key_prefix;               /* default "og:" */
 };
 
+/* `admin:` — the admin API (docs/CONFIG.md#admin, docs/openapi-admin.yaml). */
+struct gw_admin_conf {
+    char *prefix;                   /* default "/admin/v1/"; starts and ends with '/' */
+    /* The contents of `bootstrap_token_file` (surrounding whitespace trimmed), or NULL when
+     * the key is absent. A secret: never logged; wiped when the config is freed. Accepted as
+     * "Authorization: Bearer <token>" (constant-time compare) from loopback clients. */
+    char *bootstrap_token;
+    char *bootstrap_token_file;     /* the path, for messages; NULL when absent */
+};
+
+/* `auth:` — password hashing and the work pool that runs it (and every directory call). */
+struct gw_auth_conf {
+    uint32_t argon2_memory_kib;     /* argon2id m; default 19456 (19 MiB) */
+    uint32_t argon2_iterations;     /* argon2id t; default 2 */
+    uint32_t argon2_parallelism;    /* argon2id p; must be 1 (libsodium) */
+    uint32_t work_threads;          /* auth_work_pool threads; default 2 */
+    uint32_t work_queue_max;        /* jobs waiting before 503; default 1024 */
+};
+
+/* A portal a person can be sent to after login and switch to (sessions.portals). */
+struct gw_portal_conf {
+    char *name;                     /* [A-Za-z0-9_.-], unique */
+    char *title;                    /* shown in whoami and on the login page */
+    char *host;                     /* NULL = any host (same host as the login request) */
+    char *path;                     /* prefix; return_to must lie inside one portal's path */
+    struct gw_conf_pos pos;
+};
+
+/* Brute-force protection of the login (auth/throttle.h, struct auth_throttle_rule): failures
+ * counted in Redis per account name and per client address. After the n-th failure within
+ * window_ms of the previous one the next attempt waits: nothing while n <= free_failures,
+ * then delay_base_ms doubling per failure up to delay_max_ms, and lock_ms once n reaches
+ * lock_failures. */
+struct gw_throttle_rule_conf {
+    uint32_t free_failures;
+    uint32_t delay_base_ms;
+    uint32_t delay_max_ms;
+    uint32_t lock_failures;
+    uint32_t lock_ms;
+    uint32_t window_ms;
+};
+
+struct gw_throttle_conf {
+    struct gw_throttle_rule_conf account;   /* 3 free, 1 s doubling to 30 s, lock 15 min
+                                             * after 10, window 15 min */
+    struct gw_throttle_rule_conf address;   /* 20 free, 1 s doubling to 30 s, lock 15 min
+                                             * after 100, window 15 min */
+};
+
+/* `sessions:` — login sessions in Redis and their cookie (docs/CONFIG.md#sessions). */
+struct gw_sessions_conf {
+    char *cookie_name;              /* default "onegate_session"; "__Host-" prefixed over TLS */
+    uint32_t idle_timeout_ms;       /* sliding; default 1800000 (30 min) */
+    uint32_t absolute_timeout_ms;   /* since login; default 43200000 (12 h) */
+    uint32_t refresh_interval_ms;   /* idle expiry pushed at most this often; default 60000 */
+    bool insecure_dev_cookies;      /* plain-HTTP cookies without Secure, loopback only */
+    char *person_header;            /* added for the upstream; default "X-Onegate-Person" */
+    char **strip_headers;           /* more client headers to remove (lowercase) */
+    size_t nstrip_headers;
+    struct gw_portal_conf *portals; /* return_to targets and the whoami portal list */
+    size_t nportals;
+    struct gw_throttle_conf throttle;
+};
+
+/* `login:` — onegate's login endpoints: <prefix>login (page + form POST), <prefix>logout,
+ * <prefix>session (whoami, JSON). */
+struct gw_login_conf {
+    char *prefix;                   /* default "/-/" (the builtin prefix) */
+    char *template_path;            /* NULL = the built-in page */
+    char *template_text;            /* the template file's content, read at load */
+    char *page_title;               /* default "Sign in" */
+};
+
 struct auth_jwt_keyset;
 
 /* jwt: — the keys and bounds of every JWT onegate mints or verifies (docs/CONFIG.md). The
@@ -129,16 +202,6 @@ struct gw_jwt_conf {
     struct auth_jwt_keyset *keyset; /* loaded and sealed at load; NULL when !configured */
 };
 
-/* One brute-force counter of the token endpoint (same meaning as struct auth_throttle_rule). */
-struct gw_oauth_throttle_rule {
-    uint32_t free_failures;
-    uint32_t base_delay_ms;
-    uint32_t max_delay_ms;
-    uint32_t lock_after;
-    uint32_t lock_ms;
-    uint32_t window_ms;
-};
-
 /* oauth: — the OAuth2 endpoints for API accounts (needs jwt:). */
 struct gw_oauth_conf {
     bool configured;                /* the file had an oauth: section: endpoints enabled */
@@ -146,8 +209,8 @@ struct gw_oauth_conf {
     char *audience;                 /* "aud" of API tokens (and expected on bearer routes);
                                      * NULL = tokens carry no aud */
     uint32_t max_body_bytes;        /* form body of the /oauth endpoints; default 4096 */
-    struct gw_oauth_throttle_rule client;   /* per client_id; defaults as logins' accounts */
-    struct gw_oauth_throttle_rule address;  /* per client address; as logins' addresses */
+    struct gw_throttle_rule_conf client;    /* per client_id; defaults as logins' accounts */
+    struct gw_throttle_rule_conf address;   /* per client address; as logins' addresses */
 };
 
 struct gw_config {
@@ -175,6 +238,10 @@ struct gw_config {
     struct gw_redis_conf redis;
     struct gw_jwt_conf jwt;
     struct gw_oauth_conf oauth;
+    struct gw_admin_conf admin;
+    struct gw_auth_conf auth;
+    struct gw_sessions_conf sessions;
+    struct gw_login_conf login;
 };
 
 /* Loads and validates <path>. Returns a new config (caller frees with gw_config_free) or NULL

@@ -11,12 +11,18 @@
 #include <event2/event.h>
 
 #include "gateway/config.h"
+#include "gateway/endpoints/admin_api.h"
+#include "gateway/endpoints/login.h"
 #include "gateway/log.h"
+#include "gateway/policy_explain.h"
+#include "gateway/services.h"
 #include "gateway/worker.h"
 
 struct main_ctx {
     struct event_base *base;
     struct gw_rtconf *rt;           /* current configuration (main thread's reference) */
+    struct gw_services *svc;        /* auth work pool; outlives the workers' loops */
+    struct event *retry_ev;         /* retries the pool while Redis is unreachable */
     char *path;
     bool stopping;
 };
@@ -26,6 +32,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: onegate -c FILE          run with configuration FILE (also --config FILE)\n"
             "       onegate --check-config FILE   validate FILE and exit (0 ok, 1 error)\n"
+            "       onegate policy explain --config FILE --person LOGIN --request \"POST /path\"\n"
+            "               [--host HOST]    how the role policy decides that request\n"
             "       onegate --version\n"
             "       onegate --help\n"
             "signals: SIGHUP reloads routes, upstreams and limits; SIGTERM/SIGINT drain and exit\n");
@@ -45,6 +53,12 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     const struct gw_config *old = m->rt->cfg;
     if (cfg->nlisteners != old->nlisteners || cfg->workers != old->workers)
         GW_LOG(GW_LOG_WARN, "reload: listen and workers changes need a restart; ignored");
+    if (strcmp(cfg->admin.prefix, old->admin.prefix) != 0 ||
+        strcmp(cfg->redis.addr.text, old->redis.addr.text) != 0 ||
+        strcmp(cfg->redis.key_prefix, old->redis.key_prefix) != 0 ||
+        memcmp(&cfg->auth, &old->auth, sizeof cfg->auth) != 0)
+        GW_LOG(GW_LOG_WARN, "reload: admin.prefix, redis and auth changes need a restart; "
+               "ignored");
     struct gw_rtconf *rt = gw_rtconf_new(cfg);
     if (!rt) {
         GW_LOG(GW_LOG_ERROR, "reload failed: out of memory");
@@ -56,6 +70,16 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     m->rt = rt;
     GW_LOG(GW_LOG_INFO, "configuration reloaded from %s (%zu routes, %zu upstreams)", m->path,
            rt->cfg->nroutes, rt->cfg->nupstreams);
+}
+
+/* Retries starting the auth work pool while Redis has been unreachable since start. */
+static void on_services_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct main_ctx *m = arg;
+    if (!m->stopping && !gw_services_retry(m->svc)) {
+        struct timeval tv = { 1, 0 };
+        evtimer_add(m->retry_ev, &tv);
+    }
 }
 
 static void on_sigterm(evutil_socket_t sig, short what, void *arg)
@@ -122,6 +146,13 @@ static int run(const char *path)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL;
+    /* the pool's threads inherit the blocked signals too */
+    if (gw_services_new(m.rt->cfg, nworkers, &m.svc, err, sizeof err) != 0 ||
+        gw_admin_api_register(m.rt->cfg, m.svc) != 0 || gw_login_register(m.rt->cfg) != 0) {
+        GW_LOG(GW_LOG_ERROR, "%s", m.svc ? "cannot register the admin and login endpoints" : err);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        goto out;
+    }
     if (gw_workers_create(m.rt, nworkers, err, sizeof err) != 0) {
         GW_LOG(GW_LOG_ERROR, "%s", err);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -130,6 +161,8 @@ static int run(const char *path)
     m.base = event_base_new();
     if (!m.base) {
         GW_LOG(GW_LOG_ERROR, "cannot create the main event loop");
+        gw_services_free(m.svc);
+        m.svc = NULL;
         gw_workers_destroy();
         goto out;
     }
@@ -139,12 +172,21 @@ static int run(const char *path)
     if (!ev_hup || !ev_term || !ev_int || evsignal_add(ev_hup, NULL) || evsignal_add(ev_term, NULL) ||
         evsignal_add(ev_int, NULL)) {
         GW_LOG(GW_LOG_ERROR, "cannot install signal handlers");
+        gw_services_free(m.svc);
+        m.svc = NULL;
         gw_workers_destroy();
         goto out;
+    }
+    m.retry_ev = evtimer_new(m.base, on_services_retry, &m);
+    if (m.retry_ev && !gw_services_retry(m.svc)) {
+        struct timeval tv = { 1, 0 };
+        evtimer_add(m.retry_ev, &tv);
     }
     if (gw_workers_start() != 0) {
         gw_workers_drain();
         gw_workers_join();
+        gw_services_free(m.svc);
+        m.svc = NULL;
         gw_workers_destroy();
         goto out;
     }
@@ -154,10 +196,15 @@ static int run(const char *path)
                m.rt->cfg->listeners[i].addr.text, nworkers, nworkers == 1 ? "" : "s");
     event_base_dispatch(m.base);
     gw_workers_join();
+    /* last completions run here, while the workers' bases still exist */
+    gw_services_free(m.svc);
+    m.svc = NULL;
     gw_workers_destroy();
     GW_LOG(GW_LOG_INFO, "drained, exiting");
     rc = 0;
 out:
+    if (m.retry_ev)
+        event_free(m.retry_ev);
     if (ev_hup)
         event_free(ev_hup);
     if (ev_term)
@@ -166,6 +213,7 @@ out:
         event_free(ev_int);
     if (m.base)
         event_base_free(m.base);
+    gw_services_free(m.svc);
     gw_rtconf_unref(m.rt);
     gw_log_close();
     free(m.path);
@@ -183,6 +231,8 @@ int main(int argc, char **argv)
     };
     const char *config = NULL;
     int c;
+    if (argc >= 2 && strcmp(argv[1], "policy") == 0)
+        return gw_policy_explain_main(argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "c:t:Vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

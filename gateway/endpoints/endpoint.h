@@ -17,6 +17,7 @@
 struct event_base;
 struct gw_req;                  /* owned by the engine; opaque to handlers */
 struct gw_worker;
+struct gw_config;
 
 /* ---- reading the request (all pointers borrowed, valid until gw_req_respond) ---- */
 
@@ -32,6 +33,11 @@ const char *gw_req_client_ip(const struct gw_req *r);
 bool gw_req_is_tls(const struct gw_req *r);
 struct event_base *gw_req_base(const struct gw_req *r);    /* the worker's loop */
 struct gw_worker *gw_req_worker(const struct gw_req *r);
+/* The configuration this request runs under (a reload does not change it mid-request). */
+const struct gw_config *gw_req_config(const struct gw_req *r);
+/* Host the client addressed (Host header or absolute-form authority), NUL-terminated copy in
+ * <buf> (cut to <len>-1 bytes). Returns <buf>. */
+const char *gw_req_host(const struct gw_req *r, char *buf, size_t len);
 
 /* Body reading: collects the whole request body, at most <max_bytes>, then calls <cb> once on
  * the worker's thread. <body> is borrowed and NUL-terminated (len excludes the NUL); on error

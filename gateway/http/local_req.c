@@ -47,6 +47,12 @@ const struct gw_endpoint *gw_endpoint_find(const struct gw_wconf *wc, const char
             return &ep_ready;
         if (!strcmp(rest, "metrics"))
             return &ep_metrics;
+        /* onegate's own endpoints registered below the builtin prefix (login, logout,
+         * session: gateway/endpoints/login.c); only exact ones */
+        for (size_t i = 0; i < nregistry; i++)
+            if (registry[i].exact && strlen(registry[i].prefix) == len &&
+                !memcmp(path, registry[i].prefix, len))
+                return &registry[i];
         return &ep_none;
     }
     const struct gw_endpoint *best = NULL;
@@ -78,6 +84,20 @@ bool gw_req_is_tls(const struct gw_req *r) { return false; }
 struct event_base *gw_req_base(const struct gw_req *r) { return r->w->base; }
 struct gw_worker *gw_req_worker(const struct gw_req *r) { return r->w; }
 bool gw_req_orphaned(const struct gw_req *r) { return r->conn == NULL; }
+const struct gw_config *gw_req_config(const struct gw_req *r) { return r->wc->cfg; }
+
+const char *gw_req_host(const struct gw_req *r, char *buf, size_t len)
+{
+    size_t n = r->host ? r->host_len : 0;
+    if (len == 0)
+        return buf;
+    if (n >= len)
+        n = len - 1;
+    if (n)
+        memcpy(buf, r->host, n);
+    buf[n] = '\0';
+    return buf;
+}
 
 const char *gw_req_header(const struct gw_req *r, const char *name)
 {

@@ -11,8 +11,8 @@
  * the client leaves, gw_request_client_gone() runs: the stage must then find r->conn == NULL
  * and only release the request. Identity headers are removed and added at forwarding time
  * through gw_fwd_req.drop / .extra (gateway/http/headers.h), which proxy.c fills from
- * r->id_drop / r->id_drop_arg / r->id_extra (struct gw_req): the stage sets them before it
- * calls gw_proxy_start (today nothing sets them: nothing is dropped or added).
+ * r->id_drop / r->id_drop_arg / r->id_extra (struct gw_req): the stage (gateway/identify.c)
+ * sets them before it calls gw_proxy_start.
  */
 #include "gateway/http/request.h"
 
@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "gateway/http/errors.h"
+#include "gateway/identify.h"
 
 bool gw_request_wants_json(const struct gw_req *r)
 {
@@ -214,8 +215,8 @@ static void dispatch_proxy(struct gw_req *r, size_t route)
         gw_request_error(r, 413, "request body larger than this route accepts", false);
         return;
     }
-    /* Seam: identify + decide (issue 4) goes here; see the comment at the top of the file. */
-    gw_proxy_start(r);
+    /* Seam: identify + decide (gateway/identify.c); it calls gw_proxy_start() or answers. */
+    gw_identify_start(r);
 }
 
 void gw_request_start(struct gw_conn *c, const char *p, size_t head_len)
@@ -341,6 +342,7 @@ void gw_request_client_gone(struct gw_req *r)
 {
     r->conn = NULL;
     if (r->kind == GW_REQ_PROXY) {
+        gw_identify_cancel(r);              /* a Redis call in flight will not call back */
         gw_proxy_cancel(r);
         gw_request_free(r);
     } else if (r->kind == GW_REQ_LOCAL) {
@@ -394,6 +396,7 @@ void gw_request_free(struct gw_req *r)
         gw_proxy_cancel(r);                 /* any upstream connection or queue place (no-op
                                              * when the proxy already let go of it) */
     gw_request_log(r);
+    gw_identify_release(r);             /* frees r->ident and r->id_extra */
     free(r->id_extra);
     if (r->lbody)
         evbuffer_free(r->lbody);

@@ -117,6 +117,11 @@ struct gw_req {
     bool up_used;
     bool responded;                 /* a response head has been queued to the client */
 
+    /* identify + decide (gateway/identify.c), next to the engine's id_drop/id_extra */
+    struct gw_ident *ident;         /* the stage's state while it waits for Redis; owned */
+    bool id_person;                 /* allowed as a person: the client's Authorization is
+                                     * not forwarded */
+
     /* local endpoints: the client address, kept for handlers that outlive the connection */
     struct sockaddr_storage peer;
 

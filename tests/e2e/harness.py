@@ -341,7 +341,7 @@ class OnegateConfig:
         self.data["upstreams"][name] = u
         return self
 
-    def route(self, path, upstream, host=None, max_body_bytes=None):
+    def route(self, path, upstream, host=None, max_body_bytes=None, public=True):
         r = {}
         if host is not None:
             r["host"] = host
@@ -349,6 +349,8 @@ class OnegateConfig:
         r["upstream"] = upstream
         if max_body_bytes is not None:
             r["max_body_bytes"] = max_body_bytes
+        if public:
+            r["public"] = True      # the proxy tests need no identity (the policy denies by default)
         self.data["routes"].append(r)
         return self
 

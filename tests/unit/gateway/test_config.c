@@ -337,7 +337,7 @@ START_TEST(err_unknown_keys)
     expect_error(MINIMAL "bogus: 1\n",
                  "t.yaml:8:1: unknown key 'bogus' at top level (expected workers, listen, "
                  "trusted_proxies, builtin_prefix, server_name, limits, upstreams, routes, log, "
-                 "redis, roles, scopes, jwt, oauth)");
+                 "redis, roles, scopes, jwt, oauth, admin, auth, sessions, login)");
     expect_error(MINIMAL "limits:\n  max_header: 1\n",
                  "t.yaml:9:3: unknown key 'max_header' in limits (expected max_header_bytes, "
                  "max_request_line_bytes, max_headers, header_timeout_ms, keepalive_timeout_ms, "
@@ -358,7 +358,7 @@ START_TEST(err_unknown_keys)
     expect_error(MINIMAL "\"a\\x01b\": 1\n",
                  "t.yaml:8:1: unknown key 'a?b' at top level (expected workers, listen, "
                  "trusted_proxies, builtin_prefix, server_name, limits, upstreams, routes, log, "
-                 "redis, roles, scopes, jwt, oauth)");
+                 "redis, roles, scopes, jwt, oauth, admin, auth, sessions, login)");
 }
 END_TEST
 

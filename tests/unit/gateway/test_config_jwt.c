@@ -93,7 +93,7 @@ START_TEST(full_sections)
              "  published_keys: [%s, %s]\n  token_lifetime_ms: 600000\n  leeway_ms: 5000\n"
              "  max_token_bytes: 4096\n  cache_entries: 50\n  renew_before_ms: 30000\n"
              "oauth:\n  token_lifetime_ms: 120000\n  audience: api\n"
-             "  throttle:\n    client: {free_failures: 1, lock_after: 2}\n",
+             "  throttle:\n    client: {free_failures: 1, lock_failures: 2}\n",
              sign_key, old_pub, rsa_pub);
     struct gw_config *cfg = expect_ok(yaml);
     ck_assert(cfg->jwt.configured);
@@ -110,9 +110,9 @@ START_TEST(full_sections)
     ck_assert_uint_eq(cfg->oauth.token_lifetime_ms, 120000);
     ck_assert_str_eq(cfg->oauth.audience, "api");
     ck_assert_uint_eq(cfg->oauth.client.free_failures, 1);
-    ck_assert_uint_eq(cfg->oauth.client.lock_after, 2);
-    ck_assert_uint_eq(cfg->oauth.client.base_delay_ms, 1000);   /* default kept */
-    ck_assert_uint_eq(cfg->oauth.address.lock_after, 100);
+    ck_assert_uint_eq(cfg->oauth.client.lock_failures, 2);
+    ck_assert_uint_eq(cfg->oauth.client.delay_base_ms, 1000);   /* default kept */
+    ck_assert_uint_eq(cfg->oauth.address.lock_failures, 100);
     ck_assert_str_eq(cfg->routes[0].audience, "ssp");
     ck_assert_str_eq(cfg->routes[0].jwt_header, "X-Onegate-Jwt");
     ck_assert(cfg->routes[0].jwt_claim_name && cfg->routes[0].jwt_claim_email);
@@ -217,8 +217,8 @@ START_TEST(bad_values)
              "  algorithm: HS256\n", sign_key);
     expect_error(yaml, "t.yaml:9:3: unknown key 'algorithm' in jwt");
     snprintf(yaml, sizeof yaml, HEAD "routes: []\njwt:\n  issuer: https://i\n  signing_key: %s\n"
-             "oauth:\n  throttle:\n    client: {free_failures: 5, lock_after: 5}\n", sign_key);
-    expect_error(yaml, "lock_after (5) must be greater than free_failures (5)");
+             "oauth:\n  throttle:\n    client: {free_failures: 5, lock_failures: 5}\n", sign_key);
+    expect_error(yaml, "lock_failures (5) must be greater than free_failures (5)");
 }
 END_TEST
 
@@ -238,7 +238,7 @@ START_TEST(cross_references)
     snprintf(yaml, sizeof yaml, HEAD "routes:\n  - path: /\n    upstream: a\n    audience: x\n"
              "    jwt_header: \"Bad Header\"\njwt:\n  issuer: https://i\n  signing_key: %s\n",
              sign_key);
-    expect_error(yaml, "invalid jwt_header 'Bad Header' (expected an HTTP header name)");
+    expect_error(yaml, "invalid header name 'Bad Header' for jwt_header");
 }
 END_TEST
 
