@@ -78,10 +78,12 @@ sed -e "s/127.0.0.1:8080/127.0.0.1:$ONEGATE_PORT/" \
     -e "s/127.0.0.1:9102/127.0.0.1:$SSP_PORT/" \
     -e "s/127.0.0.1:6379/127.0.0.1:$REDIS_PORT/" \
     -e "s#^\(  access_log:\).*#\1 $VAR/log/access.log#" \
+    -e "s#^\(  insecure_dev_cookies:\) false#\1 true #" \
     deploy/onegate.example.yaml >"$CONF"
 build/gateway/onegate --check-config "$CONF" || { stop_all; exit 1; }
 start onegate build/gateway/onegate -c "$CONF"
 wait_port "$ONEGATE_PORT" onegate
+SEED=$(deploy/seed-demo.sh -c "$CONF" --ctl build/gateway/ctl/onegatectl) || { stop_all; exit 1; }
 
 cat <<MSG
 
@@ -92,6 +94,10 @@ onegate is running.
   Redis (AOF)          127.0.0.1:$REDIS_PORT, data in var/redis
   Config               $CONF   (edit, then: kill -HUP \$(cat var/run/onegate.pid))
   Logs                 var/log/
+  Login page           http://127.0.0.1:$ONEGATE_PORT/-/login   (logout: /-/logout, who am I: /-/session)
+
+Demo people (plain HTTP on loopback only: the config allows non-Secure cookies here):
+$SEED
 
 MSG
 

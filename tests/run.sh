@@ -12,6 +12,8 @@ export ONEGATE_ROOT
 cd "$ONEGATE_ROOT"
 
 og_install_missing $ONEGATE_BUILD_PKGS $ONEGATE_TEST_PKGS || exit 1
+# Chromium drives tests/e2e/test_browser.py; that test skips with a message when it is absent.
+og_install_missing chromium || og_log "chromium could not be installed: the browser test will skip"
 
 passed=0 failed=0
 declare -a failures=()

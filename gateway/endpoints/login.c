@@ -31,9 +31,11 @@
 
 #define CSRF_LEN 43                 /* base64url of 32 random bytes */
 #define USERNAME_MAX 256
+/* Referrer-Policy same-origin, not no-referrer: under no-referrer browsers send "Origin: null"
+ * on the form POST, which the same-origin check must refuse. */
 #define PAGE_HEADERS "Cache-Control: no-store\r\nX-Frame-Options: DENY\r\n" \
     "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; " \
-    "form-action 'self'; frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\n"
+    "form-action 'self'; frame-ancestors 'none'\r\nReferrer-Policy: same-origin\r\n"
 #define JSON_HEADERS "Cache-Control: no-store\r\n"
 #define GENERIC_DENIED "The username or password is incorrect."
 

@@ -101,7 +101,12 @@ def wait_for(ws, expr, timeout=10):
         except (RuntimeError, OSError):
             pass
         time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + expr)
+    try:
+        where = ws.eval("location.href + ' | ' + document.title + ' | ' + "
+                        "(document.body ? document.body.innerText.slice(0, 300) : '')")
+    except (RuntimeError, OSError) as e:
+        where = f"(page not readable: {e})"
+    raise AssertionError(f"timed out waiting for {expr}; the page is: {where}")
 
 
 def test_login_and_switch_in_chromium():
