@@ -9,6 +9,7 @@ import subprocess
 import urllib.parse
 
 from gwtest_util import SOURCE, Stack  # noqa: F401 (re-exported)
+from harness import redis_cmd
 
 ISSUER = "https://login.test"
 GEN_KEYS = os.path.join(SOURCE, "certs", "gen-keys.sh")
@@ -47,6 +48,10 @@ class TokenStack(Stack):
         token_config(self.key, (), self._oauth, self._jwt)(cfg)
         if self._edit:
             self._edit(cfg, self)
+
+    def rcmd(self, *args):
+        """One command on the stack's redis-server; the decoded reply."""
+        return redis_cmd(self.redis.port, *args)
 
     def account(self, scopes=("incidents.read",), client_id=None):
         body = {"note": "e2e", "scopes": list(scopes)}
