@@ -12,6 +12,7 @@
 
 #include "gateway/bearer.h"
 #include "gateway/cookies.h"
+#include "gateway/person_jwt.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/request.h"
 #include "gateway/principal.h"
@@ -117,12 +118,18 @@ bool gw_identify_drop_header(const char *name, size_t len, void *arg)
         return true;                    /* re-added without onegate's cookies (id_extra) */
     if (r->id_person && gw_hdr_eq(name, len, "authorization"))
         return true;
+    /* the route's person-token header: only onegate's token reaches the portal */
+    if (r->id_person && r->route >= 0) {
+        const char *jh = r->wc->cfg->routes[r->route].jwt_header;
+        if (jh && strlen(jh) == len && !strncasecmp(name, jh, len))
+            return true;
+    }
     return false;
 }
 
 /* Builds r->id_extra: the Cookie header without onegate's cookies, and for a person the
  * identity header. Returns 0 or -1 (ENOMEM). */
-static int build_extra(struct gw_req *r, const char *person_id)
+static int build_extra(struct gw_req *r, const char *person_id, const char *jwt_line)
 {
     const struct gw_sessions_conf *sc = &r->wc->cfg->sessions;
     char sname[GW_COOKIE_NAME_MAX], cname[GW_COOKIE_NAME_MAX + 8];
@@ -147,6 +154,8 @@ static int build_extra(struct gw_req *r, const char *person_id)
         }
         free(kept);
     }
+    if (jwt_line)
+        gw_sbuf_adds(&b, jwt_line);
     if (person_id) {
         gw_sbuf_adds(&b, sc->person_header);
         gw_sbuf_adds(&b, ": ");
@@ -273,16 +282,21 @@ static void answer_need_token(struct gw_req *r, const struct pol_decision *d)
                    body, sizeof body - 1);
 }
 
-static void proceed(struct gw_req *r, const char *person_id)
+static void proceed_jwt(struct gw_req *r, const char *person_id, const char *jwt_line)
 {
     r->id_person = person_id != NULL;
     r->id_drop = gw_identify_drop_header;
     r->id_drop_arg = r;
-    if (build_extra(r, person_id) != 0) {
+    if (build_extra(r, person_id, jwt_line) != 0) {
         gw_request_error(r, 500, "out of memory", false);
         return;
     }
     gw_proxy_start(r);
+}
+
+static void proceed(struct gw_req *r, const char *person_id)
+{
+    proceed_jwt(r, person_id, NULL);
 }
 
 /* ---- the proxy stage ---- */
@@ -313,7 +327,13 @@ static void on_touch(int rc, const struct auth_session_info *info, void *arg)
     enum pol_verdict v = pol_decide(cfg->policy, (size_t)r->route, r->method, r->path,
                                     r->path_len, &pr, &d);
     if (v == POL_ALLOW) {
-        proceed(r, info->person_id);
+        char *jwt_line = NULL;
+        if (gw_person_jwt_header(r, info, &jwt_line) != 0) {
+            gw_request_error(r, 500, "the identity token could not be issued", false);
+            return;
+        }
+        proceed_jwt(r, info->person_id, jwt_line);
+        free(jwt_line);
         return;
     }
     char who[96];

@@ -96,6 +96,15 @@ int gw_tokens_init(const struct gw_config *cfg, int nworkers, char *err, size_t 
         snprintf(err, errlen, "tokens: cannot register the JWKS endpoints");
         return -1;
     }
+    if (asprintf(&T.jwt_path, "%sjwt", cfg->builtin_prefix) < 0) {
+        T.jwt_path = NULL;
+        snprintf(err, errlen, "tokens: out of memory");
+        return -1;
+    }
+    if (reg(T.jwt_path, gw_endpoint_session_jwt) != 0) {
+        snprintf(err, errlen, "tokens: cannot register %s", T.jwt_path);
+        return -1;
+    }
     if (!cfg->oauth.configured)
         return 0;
     const struct gw_throttle_rule_conf *c = &cfg->oauth.client, *a = &cfg->oauth.address;

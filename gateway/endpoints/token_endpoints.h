@@ -14,5 +14,7 @@ void gw_endpoint_openid_configuration(struct gw_req *r, void *ctx);
 void gw_endpoint_oauth_token(struct gw_req *r, void *ctx);
 void gw_endpoint_oauth_introspect(struct gw_req *r, void *ctx);
 void gw_endpoint_oauth_revoke(struct gw_req *r, void *ctx);
+/* GET <builtin_prefix>jwt (session_jwt.c) */
+void gw_endpoint_session_jwt(struct gw_req *r, void *ctx);
 
 #endif
