@@ -16,6 +16,7 @@ import sys
 
 TARGETS = ("nginx", "onegate")
 UNIT_US = {"us": 1.0, "ms": 1000.0, "s": 1e6}
+CLEAN_SHARE = 0.9
 
 
 def parse_wrk(text):
@@ -53,6 +54,11 @@ def read(path):
         return f.read()
 
 
+def share(w):
+    """The proxy's share of its core's busy time in a round (1.0: nothing else ran there)."""
+    return w["cpu_util"] / w["proxy_core"] if w["proxy_core"] > 0 else float("nan")
+
+
 def median(xs):
     xs = [x for x in xs if x == x]
     return statistics.median(xs) if xs else float("nan")
@@ -73,9 +79,15 @@ def main(res):
 
     rounds = {t: [] for t in TARGETS}
     for line in read(os.path.join(res, "rounds.tsv")).splitlines():
-        rnd, target, ticks, wrkfile = line.split("\t")
+        f = line.split("\t")
+        rnd, target, ticks, wrkfile = f[:4]
         w = parse_wrk(read(wrkfile))
         w["round"] = int(rnd)
+        up, pbusy, ptotal, lbusy, ltotal = (int(x) for x in (f[4:9] if len(f) >= 9 else
+                                                             (0, 0, 0, 0, 0)))
+        w["up_us_per_req"] = up / clk * 1e6 / w["requests"] if w["requests"] else float("nan")
+        w["proxy_core"] = pbusy / ptotal if ptotal else float("nan")
+        w["load_core"] = lbusy / ltotal if ltotal else float("nan")
         w["cpu_us_per_req"] = (int(ticks) / clk * 1e6 / w["requests"]) if w["requests"] else \
             float("nan")
         w["cpu_util"] = int(ticks) / clk / float(meta.get("duration", "1"))
@@ -85,18 +97,33 @@ def main(res):
     p = out.append
     p("Per round (wrk -t1 -c%s -d%ss %s):" % (meta.get("conns"), meta.get("duration"),
                                                meta.get("path")))
-    p("  %-5s %-10s %12s %10s %10s %12s %8s %7s" % ("round", "proxy", "requests/s", "p50 us",
-                                                    "p99 us", "CPU us/req", "CPU%", "errors"))
+    p("  CPU%: the proxy process's share of its core; core%: how busy the proxy's core and")
+    p("  the load core (wrk + upstream) were, counting every process on them.")
+    p("  A '*' marks a proxy that had less than %d%% of its core's busy time (not clean)."
+      % (100 * CLEAN_SHARE))
+    p("  %-5s %-8s %10s %8s %8s %10s %6s %6s %6s %10s %6s" % (
+        "round", "proxy", "req/s", "p50 us", "p99 us", "CPU us/req", "CPU%", "core%",
+        "load%", "upstr us/r", "errors"))
     for i in range(max(len(v) for v in rounds.values())):
         for t in TARGETS:
             if i < len(rounds[t]):
                 w = rounds[t][i]
-                p("  %-5d %-10s %12.0f %10.0f %10.0f %12.1f %7.0f%% %7d"
+                mark = "*" if share(w) < CLEAN_SHARE else " "
+                p("  %-5d %-8s %10.0f %8.0f %8.0f %10.1f %5.0f%%%s%5.0f%% %5.0f%% %10.1f %6d"
                   % (w["round"], t, w["rps"], w["p50"], w["p99"], w["cpu_us_per_req"],
-                     100 * w["cpu_util"], w["errors"] + w["non2xx"]))
+                     100 * w["cpu_util"], mark, 100 * w["proxy_core"], 100 * w["load_core"],
+                     w["up_us_per_req"], w["errors"] + w["non2xx"]))
 
-    med = {t: {k: median([w[k] for w in rounds[t]])
-               for k in ("rps", "p50", "p99", "cpu_us_per_req")} for t in TARGETS}
+    # A round is "clean" when each proxy had at least CLEAN_SHARE of its core's busy time:
+    # nothing else (parallel builds, tests) was competing for the proxy's CPU in that round.
+    nrounds = min(len(rounds[t]) for t in TARGETS)
+    clean_idx = [i for i in range(nrounds)
+                 if all(not share(rounds[t][i]) < CLEAN_SHARE for t in TARGETS)]
+    keys = ("rps", "p50", "p99", "cpu_us_per_req")
+    med = {t: {k: median([w[k] for w in rounds[t]]) for k in keys} for t in TARGETS}
+    med_clean = {t: {k: median([rounds[t][i][k] for i in clean_idx]) for k in keys}
+                 for t in TARGETS}
+    use_clean = len(clean_idx) >= 3 and len(clean_idx) < nrounds
     errors = {t: sum(w["errors"] + w["non2xx"] for w in rounds[t]) for t in TARGETS}
 
     sc = {}
@@ -133,14 +160,19 @@ def main(res):
                                                                                label["onegate"]))
     p("|--------------------------------|---------------|---------------|---------------|")
 
-    def row(name, key, fmt):
-        a, b = med["nginx"][key], med["onegate"][key]
+    def row(name, key, fmt, m=med):
+        a, b = m["nginx"][key], m["onegate"][key]
         p("| %-30s | %13s | %13s | %13s |" % (name, fmt % a, fmt % b, fmt_ratio(b, a)))
 
-    row("requests/s", "rps", "%.0f")
-    row("latency p50 (us)", "p50", "%.0f")
-    row("latency p99 (us)", "p99", "%.0f")
-    row("CPU us per request", "cpu_us_per_req", "%.1f")
+    def timing_rows(m, suffix):
+        row("requests/s" + suffix, "rps", "%.0f", m)
+        row("latency p50 (us)" + suffix, "p50", "%.0f", m)
+        row("latency p99 (us)" + suffix, "p99", "%.0f", m)
+        row("CPU us per request" + suffix, "cpu_us_per_req", "%.1f", m)
+
+    if use_clean:
+        timing_rows(med_clean, ", clean")
+    timing_rows(med, ", all" if use_clean else "")
     if "nginx" in sc and "onegate" in sc:
         a = sc["nginx"][1] / sc["nginx"][2] if sc["nginx"][2] else float("nan")
         b = sc["onegate"][1] / sc["onegate"][2] if sc["onegate"][2] else float("nan")
@@ -151,8 +183,17 @@ def main(res):
         p("| %-30s | %13d | %13d | %13s |" % ("RSS bytes per idle connection", a, b,
                                               fmt_ratio(b, a)))
     p("")
-    ratio_rps = med["onegate"]["rps"] / med["nginx"]["rps"] if med["nginx"]["rps"] else 0
-    ratio_p99 = med["onegate"]["p99"] / med["nginx"]["p99"] if med["nginx"]["p99"] else 99
+    if use_clean:
+        p("'clean': median over the %d of %d rounds in which both proxies had >= %d%% of "
+          "their core's busy time (rounds %s);" % (len(clean_idx), nrounds, 100 * CLEAN_SHARE,
+                                                   " ".join(str(i + 1) for i in clean_idx)))
+        p("'all': every round, including those where other processes took the proxy's CPU.")
+    elif len(clean_idx) < 3:
+        p("Fewer than 3 clean rounds (%d of %d): other processes competed for the proxy's CPU;"
+          " the timing rows above are unreliable." % (len(clean_idx), nrounds))
+    mt = med_clean if use_clean else med
+    ratio_rps = mt["onegate"]["rps"] / mt["nginx"]["rps"] if mt["nginx"]["rps"] else 0
+    ratio_p99 = mt["onegate"]["p99"] / mt["nginx"]["p99"] if mt["nginx"]["p99"] else 99
     p("Per-round requests/s ratio onegate/nginx (same round): %s" % " ".join(
         "%.2f" % (o["rps"] / n["rps"]) for n, o in zip(rounds["nginx"], rounds["onegate"])))
     p("wrk errors + non-2xx over all rounds: nginx %d, onegate %d"
@@ -169,6 +210,13 @@ def main(res):
         if t in mem:
             p("idle connections %-8s %d bytes each (%d connections held)"
               % (t, mem[t][0], mem[t][1]))
+    for t in TARGETS:
+        util = median([rounds[t][i]["cpu_util"] for i in clean_idx])
+        load = median([rounds[t][i]["load_core"] for i in clean_idx])
+        if util == util and util < 0.9 and load > 0.95:
+            p("NOTE: %s used %.0f%% of its core while the load core was %.0f%% busy: the load "
+              "side limited requests/s; compare CPU us/request for capacity."
+              % (t, 100 * util, 100 * load))
     p("")
     checks = [("requests/s >= 1.0x nginx", ratio_rps >= 1.0, "%.2fx" % ratio_rps),
               ("p99 <= 1.1x nginx", ratio_p99 <= 1.1, "%.2fx" % ratio_p99)]

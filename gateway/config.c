@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "auth/jwt_keys.h"
 #include "auth/password.h"
 
 /* A config file larger than this is refused before parsing. */
@@ -896,6 +897,48 @@ static int finish_route(struct loader *L, yaml_node_t *map, void *base)
     return 0;
 }
 
+/* -- JWT settings of a route (issue 5) -- */
+
+/* A claim value onegate writes into tokens (issuer, audience): visible ASCII, no quotes or
+ * backslashes, so it reads the same in JSON, logs and docs. */
+static int check_jwt_string(struct loader *L, const char *key, yaml_node_t *v, const char *s)
+{
+    char b[64];
+    if (check_visible(L, key, v, s, false) < 0)
+        return -1;
+    if (strlen(s) > 255 || strpbrk(s, "\"\\"))
+        return fail_at(L, node_pos(v), "%s must be 1 to 255 visible characters without quotes "
+                       "or backslashes (got '%s')", key, shown(s, strlen(s), b));
+    return 0;
+}
+
+static int check_header_name(struct loader *L, const char *key, yaml_node_t *v, const char *s);
+
+/* `jwt_claims: [name, email]`: the optional person claims this route's token carries. */
+static int field_route_jwt_claims(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_route_conf *r = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = node_at(L, *it);
+        const char *s;
+        char b[64];
+        if (get_string(L, n, "claim", &s) < 0)
+            return -1;
+        bool *flag = !strcmp(s, "name") ? &r->jwt_claim_name
+                   : !strcmp(s, "email") ? &r->jwt_claim_email : NULL;
+        if (!flag)
+            return fail_at(L, node_pos(n), "unknown claim '%s' in jwt_claims (expected name, "
+                           "email)", shown(s, strlen(s), b));
+        if (*flag)
+            return fail_at(L, node_pos(n), "claim '%s' listed twice in jwt_claims", s);
+        *flag = true;
+    }
+    return 0;
+}
+
 static int field_route_max_body(struct loader *L, const char *key, yaml_node_t *v, void *base)
 {
     struct gw_route_conf *r = base;
@@ -915,6 +958,11 @@ static const struct field route_fields[] = {
     { .key = "max_body_bytes", .type = F_CUSTOM, .fn = field_route_max_body },
     { .key = "public", .type = F_CUSTOM, .fn = field_route_deferred },
     { .key = "access", .type = F_CUSTOM, .fn = field_route_deferred },
+    { .key = "audience", .type = F_STR, .offset = offsetof(struct gw_route_conf, audience),
+      .check = check_jwt_string },
+    { .key = "jwt_header", .type = F_STR, .offset = offsetof(struct gw_route_conf, jwt_header),
+      .check = check_header_name },
+    { .key = "jwt_claims", .type = F_CUSTOM, .fn = field_route_jwt_claims },
 };
 static const struct section route_section = {
     "in route", route_fields, sizeof(route_fields) / sizeof(route_fields[0]), finish_route
@@ -943,6 +991,135 @@ static int field_routes(struct loader *L, const char *key, yaml_node_t *v, void 
     }
     return 0;
 }
+
+/* -- jwt (keys and token bounds) and oauth (the API-account endpoints), issue 5 -- */
+
+/* <path> as written, or resolved against the directory of the config file when relative.
+ * Returns a new string or NULL on ENOMEM. */
+static char *key_path_near_config(const struct loader *L, const char *path)
+{
+    const char *slash = strrchr(L->name, '/');
+    if (path[0] == '/' || !slash)
+        return strdup(path);
+    size_t dl = (size_t)(slash - L->name) + 1, pl = strlen(path);
+    char *out = malloc(dl + pl + 1);
+    if (out) {
+        memcpy(out, L->name, dl);
+        memcpy(out + dl, path, pl + 1);
+    }
+    return out;
+}
+
+/* Loads the key file named by scalar <v> into the set being built (<ks>), signing or
+ * published; the message of a failure names the resolved path at <v>'s position. Keeps the
+ * resolved path in <*stored>. Returns 0 or -1. */
+static int load_jwt_key(struct loader *L, const char *key, yaml_node_t *v,
+                        struct auth_jwt_keyset *ks, bool signing, char **stored)
+{
+    const char *s;
+    char kerr[GW_CONFIG_ERR_MAX];
+    struct auth_jwt_key *k = NULL;
+    if (get_string(L, v, key, &s) < 0 || check_chars(L, key, v, s, false, true) < 0)
+        return -1;
+    char *path = key_path_near_config(L, s);
+    if (!path)
+        return fail_at(L, node_pos(v), "out of memory");
+    free(*stored);
+    *stored = path;
+    kerr[0] = '\0';
+    if (auth_jwt_key_load_file(path, signing, &k, kerr, sizeof kerr) != 0)
+        return fail_at(L, node_pos(v), "%s: %s", key, kerr);
+    if (auth_jwt_keyset_add(ks, k, signing, kerr, sizeof kerr) != 0)
+        return fail_at(L, node_pos(v), "%s '%s': %s", key, path, kerr);
+    return 0;
+}
+
+static int field_jwt_signing_key(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_jwt_conf *j = base;
+    return load_jwt_key(L, key, v, j->keyset, true, &j->signing_key);
+}
+
+static int field_jwt_published_keys(struct loader *L, const char *key, yaml_node_t *v,
+                                    void *base)
+{
+    struct gw_jwt_conf *j = base;
+    if (want_type(L, v, YAML_SEQUENCE_NODE, "a list", key) < 0)
+        return -1;
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return 0;
+    j->published_keys = calloc(n, sizeof(char *));
+    if (!j->published_keys)
+        return fail_at(L, node_pos(v), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        j->npublished_keys = i + 1;
+        if (load_jwt_key(L, "published key", node_at(L, v->data.sequence.items.start[i]),
+                         j->keyset, false, &j->published_keys[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Positions reported by finish_jwt: the key's value when written, else the section. */
+static struct gw_conf_pos pos_of_key(struct loader *L, yaml_node_t *map, const char *key)
+{
+    yaml_node_t *n = map_get(L, map, key);
+    return node_pos(n ? n : map);
+}
+
+static int finish_jwt(struct loader *L, yaml_node_t *map, void *base)
+{
+    struct gw_jwt_conf *j = base;
+    char kerr[GW_CONFIG_ERR_MAX];
+    if (j->token_lifetime_ms % 1000)
+        return fail_at(L, pos_of_key(L, map, "token_lifetime_ms"),
+                       "token_lifetime_ms must be whole seconds (a multiple of 1000)");
+    if (j->renew_before_ms >= j->token_lifetime_ms)
+        return fail_at(L, pos_of_key(L, map, "renew_before_ms"),
+                       "renew_before_ms (%u) must be less than token_lifetime_ms (%u)",
+                       j->renew_before_ms, j->token_lifetime_ms);
+    kerr[0] = '\0';
+    if (auth_jwt_keyset_seal(j->keyset, kerr, sizeof kerr) != 0)
+        return fail_at(L, node_pos(map), "jwt keys: %s", kerr);
+    j->configured = true;
+    return 0;
+}
+
+static const struct field jwt_fields[] = {
+    { .key = "issuer", .type = F_STR, .offset = offsetof(struct gw_jwt_conf, issuer),
+      .required = true, .check = check_jwt_string },
+    { .key = "signing_key", .type = F_CUSTOM, .required = true, .fn = field_jwt_signing_key },
+    { .key = "published_keys", .type = F_CUSTOM, .fn = field_jwt_published_keys },
+    { .key = "token_lifetime_ms", .type = F_U32,
+      .offset = offsetof(struct gw_jwt_conf, token_lifetime_ms), .min = 10000,
+      .max = 86400000 },
+    { .key = "renew_before_ms", .type = F_U32,
+      .offset = offsetof(struct gw_jwt_conf, renew_before_ms), .min = 0, .max = 86400000 },
+    { .key = "leeway_ms", .type = F_U32, .offset = offsetof(struct gw_jwt_conf, leeway_ms),
+      .min = 0, .max = 300000 },
+    { .key = "max_token_bytes", .type = F_U32,
+      .offset = offsetof(struct gw_jwt_conf, max_token_bytes), .min = 256, .max = 65536 },
+    { .key = "cache_entries", .type = F_U32,
+      .offset = offsetof(struct gw_jwt_conf, cache_entries), .min = 1, .max = 10000000 },
+    { .key = "bad_token_burst", .type = F_U32,
+      .offset = offsetof(struct gw_jwt_conf, bad_token_burst), .min = 1, .max = 1000000 },
+    { .key = "bad_token_per_s", .type = F_U32,
+      .offset = offsetof(struct gw_jwt_conf, bad_token_per_s), .min = 1, .max = 1000000 },
+};
+static const struct section jwt_section = {
+    "in jwt", jwt_fields, sizeof(jwt_fields) / sizeof(jwt_fields[0]), finish_jwt
+};
+
+static int field_jwt(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    struct gw_config *cfg = base;
+    cfg->jwt.keyset = auth_jwt_keyset_new();
+    if (!cfg->jwt.keyset)
+        return fail_at(L, node_pos(v), "out of memory");
+    return parse_section(L, &jwt_section, v, &cfg->jwt, key);
+}
+
 
 /* -- log -- */
 
@@ -1483,6 +1660,57 @@ static bool addr_is_loopback(const struct gw_addr *a)
     return IN6_IS_ADDR_LOOPBACK(v6) || (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
 }
 
+/* -- oauth (the API-account endpoints, issue 5): figures as sessions.throttle -- */
+
+static const struct section oauth_throttle_client_section = {
+    "in oauth.throttle.client", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct section oauth_throttle_address_section = {
+    "in oauth.throttle.address", throttle_rule_fields,
+    sizeof(throttle_rule_fields) / sizeof(throttle_rule_fields[0]), finish_throttle_rule
+};
+static const struct field oauth_throttle_fields[] = {
+    { .key = "client", .type = F_SECTION, .offset = offsetof(struct gw_oauth_conf, client),
+      .section = &oauth_throttle_client_section },
+    { .key = "address", .type = F_SECTION, .offset = offsetof(struct gw_oauth_conf, address),
+      .section = &oauth_throttle_address_section },
+};
+static const struct section oauth_throttle_section = {
+    "in oauth.throttle", oauth_throttle_fields,
+    sizeof(oauth_throttle_fields) / sizeof(oauth_throttle_fields[0]), NULL
+};
+
+static int field_oauth_throttle(struct loader *L, const char *key, yaml_node_t *v, void *base)
+{
+    return parse_section(L, &oauth_throttle_section, v, base, key);
+}
+
+static const struct field oauth_fields[] = {
+    { .key = "token_lifetime_ms", .type = F_U32,
+      .offset = offsetof(struct gw_oauth_conf, token_lifetime_ms), .min = 10000,
+      .max = 86400000 },
+    { .key = "audience", .type = F_STR, .offset = offsetof(struct gw_oauth_conf, audience),
+      .check = check_jwt_string },
+    { .key = "max_body_bytes", .type = F_U32,
+      .offset = offsetof(struct gw_oauth_conf, max_body_bytes), .min = 256, .max = 1048576 },
+    { .key = "throttle", .type = F_CUSTOM, .fn = field_oauth_throttle },
+};
+
+static int finish_oauth(struct loader *L, yaml_node_t *map, void *base)
+{
+    struct gw_oauth_conf *o = base;
+    if (o->token_lifetime_ms % 1000)
+        return fail_at(L, pos_of_key(L, map, "token_lifetime_ms"),
+                       "token_lifetime_ms must be whole seconds (a multiple of 1000)");
+    o->configured = true;
+    return 0;
+}
+
+static const struct section oauth_section = {
+    "in oauth", oauth_fields, sizeof(oauth_fields) / sizeof(oauth_fields[0]), finish_oauth
+};
+
 /* -- top level -- */
 
 static int finish_top(struct loader *L, yaml_node_t *map, void *base);
@@ -1504,6 +1732,9 @@ static const struct field top_fields[] = {
     { .key = "redis", .type = F_CUSTOM, .fn = field_redis },
     { .key = "roles", .type = F_CUSTOM, .fn = field_roles },
     { .key = "scopes", .type = F_CUSTOM, .fn = field_scopes },
+    { .key = "jwt", .type = F_CUSTOM, .fn = field_jwt },
+    { .key = "oauth", .type = F_SECTION, .offset = offsetof(struct gw_config, oauth),
+      .section = &oauth_section },
     { .key = "admin", .type = F_SECTION, .offset = offsetof(struct gw_config, admin),
       .section = &admin_section },
     { .key = "auth", .type = F_SECTION, .offset = offsetof(struct gw_config, auth),
@@ -1516,6 +1747,30 @@ static const struct field top_fields[] = {
 static const struct section top_section = {
     "at top level", top_fields, sizeof(top_fields) / sizeof(top_fields[0]), finish_top
 };
+
+/* Cross-references of the JWT settings: oauth: and per-route audiences need jwt:; the oauth
+ * token lifetime defaults to jwt's. Returns 0 or -1. */
+static int finish_top_jwt(struct loader *L, yaml_node_t *map, struct gw_config *cfg)
+{
+    if (cfg->oauth.configured && !cfg->jwt.configured)
+        return fail_at(L, pos_of_key(L, map, "oauth"), "oauth needs a jwt section (issuer and "
+                       "signing key)");
+    if (!cfg->oauth.token_lifetime_ms)
+        cfg->oauth.token_lifetime_ms = cfg->jwt.token_lifetime_ms;
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        struct gw_route_conf *r = &cfg->routes[i];
+        if ((r->audience || r->jwt_header || r->jwt_claim_name || r->jwt_claim_email) &&
+            !cfg->jwt.configured)
+            return fail_at(L, r->pos, "route %s forwards a JWT (audience, jwt_header, "
+                           "jwt_claims) but there is no jwt section", r->path_prefix);
+        if ((r->jwt_header || r->jwt_claim_name || r->jwt_claim_email) && !r->audience)
+            return fail_at(L, r->pos, "route %s: jwt_header and jwt_claims need an audience",
+                           r->path_prefix);
+        if (!r->jwt_header && !(r->jwt_header = strdup("Authorization")))
+            return fail_at(L, r->pos, "out of memory");
+    }
+    return 0;
+}
 
 /* Cross-references once every key is read: route upstreams, duplicate routes, the table,
  * then the role policy (undeclared roles/scopes, wrong kinds, empty rules: see
@@ -1537,6 +1792,8 @@ static int finish_top(struct loader *L, yaml_node_t *map, void *base)
         r->upstream_index = u;
     }
 
+    if (finish_top_jwt(L, map, cfg) < 0)
+        return -1;
     if (!strncmp(cfg->admin.prefix, cfg->builtin_prefix, strlen(cfg->builtin_prefix)) ||
         !strncmp(cfg->builtin_prefix, cfg->admin.prefix, strlen(cfg->admin.prefix))) {
         yaml_node_t *a = map_get(L, map, "admin");
@@ -1620,6 +1877,16 @@ static void config_defaults(struct gw_config *cfg)
     cfg->log.access_log_enabled = true;
     gw_addr_parse("127.0.0.1:6379", &cfg->redis.addr);
     cfg->redis.timeout_ms = 500;
+    cfg->jwt.token_lifetime_ms = 300000;
+    cfg->jwt.renew_before_ms = 60000;
+    cfg->jwt.leeway_ms = 30000;
+    cfg->jwt.max_token_bytes = 8192;
+    cfg->jwt.cache_entries = 10000;
+    cfg->jwt.bad_token_burst = 20;
+    cfg->jwt.bad_token_per_s = 10;
+    cfg->oauth.max_body_bytes = 4096;
+    cfg->oauth.client = (struct gw_throttle_rule_conf){ 3, 1000, 30000, 10, 900000, 900000 };
+    cfg->oauth.address = (struct gw_throttle_rule_conf){ 20, 1000, 30000, 100, 900000, 900000 };
     cfg->sessions.idle_timeout_ms = 1800000;
     cfg->sessions.absolute_timeout_ms = 43200000;
     cfg->sessions.refresh_interval_ms = 60000;
@@ -1840,6 +2107,8 @@ void gw_config_free(struct gw_config *cfg)
         free(cfg->routes[i].host);
         free(cfg->routes[i].path_prefix);
         free(cfg->routes[i].upstream);
+        free(cfg->routes[i].audience);
+        free(cfg->routes[i].jwt_header);
     }
     free(cfg->routes);
     pol_route_table_free(cfg->route_table);
@@ -1847,6 +2116,14 @@ void gw_config_free(struct gw_config *cfg)
     free(cfg->log.error_log);
     free(cfg->log.access_log);
     free(cfg->redis.key_prefix);
+    free(cfg->jwt.issuer);
+    free(cfg->jwt.signing_key);
+    for (size_t i = 0; i < cfg->jwt.npublished_keys; i++)
+        free(cfg->jwt.published_keys[i]);
+    free(cfg->jwt.published_keys);
+    if (cfg->jwt.keyset)
+        auth_jwt_keyset_unref(cfg->jwt.keyset);
+    free(cfg->oauth.audience);
     free(cfg->sessions.cookie_name);
     free(cfg->sessions.person_header);
     for (size_t i = 0; i < cfg->sessions.nstrip_headers; i++)

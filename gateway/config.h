@@ -84,6 +84,11 @@ struct gw_route_conf {
     size_t upstream_index;
     bool has_max_body;
     uint64_t max_body_bytes;        /* overrides limits.max_body_bytes when has_max_body */
+    /* person JWT forwarded to this route's upstream (issue 5; needs the jwt: section) */
+    char *audience;                 /* "aud" of the minted token; NULL = no token forwarded */
+    char *jwt_header;               /* header carrying "Bearer <jwt>"; default "Authorization" */
+    bool jwt_claim_name;            /* jwt_claims: [name] */
+    bool jwt_claim_email;           /* jwt_claims: [email] */
     struct gw_conf_pos pos;
 };
 
@@ -176,6 +181,38 @@ struct gw_login_conf {
     char *page_title;               /* default "Sign in" */
 };
 
+struct auth_jwt_keyset;
+
+/* jwt: — the keys and bounds of every JWT onegate mints or verifies (docs/CONFIG.md). The
+ * key files are read at load (and so on every SIGHUP): rotation is a config change + SIGHUP. */
+struct gw_jwt_conf {
+    bool configured;                /* the file had a jwt: section */
+    char *issuer;                   /* "iss" of every token, required */
+    char *signing_key;              /* path of the private signing key (PEM), required */
+    char **published_keys;          /* paths of further keys published for verification */
+    size_t npublished_keys;
+    uint32_t token_lifetime_ms;     /* person tokens; default 300000 (whole seconds) */
+    uint32_t renew_before_ms;       /* a cached person token is re-minted when less than this
+                                     * is left; default 60000; < token_lifetime_ms */
+    uint32_t leeway_ms;             /* clock skew on exp/nbf/iat; default 30000 */
+    uint32_t max_token_bytes;       /* longer bearer tokens are refused unread; default 8192 */
+    uint32_t cache_entries;         /* verified tokens cached per worker; default 10000 */
+    uint32_t bad_token_burst;       /* failed verifications per client address and worker ... */
+    uint32_t bad_token_per_s;       /* ... before 429s, refilled at this rate; default 20/10 */
+    struct auth_jwt_keyset *keyset; /* loaded and sealed at load; NULL when !configured */
+};
+
+/* oauth: — the OAuth2 endpoints for API accounts (needs jwt:). */
+struct gw_oauth_conf {
+    bool configured;                /* the file had an oauth: section: endpoints enabled */
+    uint32_t token_lifetime_ms;     /* API access tokens; default jwt.token_lifetime_ms */
+    char *audience;                 /* "aud" of API tokens (and expected on bearer routes);
+                                     * NULL = tokens carry no aud */
+    uint32_t max_body_bytes;        /* form body of the /oauth endpoints; default 4096 */
+    struct gw_throttle_rule_conf client;    /* per client_id; defaults as logins' accounts */
+    struct gw_throttle_rule_conf address;   /* per client address; as logins' addresses */
+};
+
 struct gw_config {
     char *path;                     /* file it was loaded from */
     int workers;                    /* 0 in the file = number of online CPUs (resolved at load) */
@@ -199,6 +236,8 @@ struct gw_config {
     struct pol_policy *policy;
     struct gw_log_conf log;
     struct gw_redis_conf redis;
+    struct gw_jwt_conf jwt;
+    struct gw_oauth_conf oauth;
     struct gw_admin_conf admin;
     struct gw_auth_conf auth;
     struct gw_sessions_conf sessions;

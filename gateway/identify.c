@@ -10,7 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gateway/bearer.h"
 #include "gateway/cookies.h"
+#include "gateway/person_jwt.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/request.h"
 #include "gateway/principal.h"
@@ -22,6 +24,7 @@ struct gw_ident {
     bool pending;                   /* op's callback has not run yet */
     gw_session_cb *cb;              /* endpoint lookups; NULL for the proxy stage */
     void *arg;
+    struct gw_bearer *bearer;       /* a bearer check in flight (gateway/bearer.h) */
 };
 
 /* ---- small helpers ---- */
@@ -115,12 +118,18 @@ bool gw_identify_drop_header(const char *name, size_t len, void *arg)
         return true;                    /* re-added without onegate's cookies (id_extra) */
     if (r->id_person && gw_hdr_eq(name, len, "authorization"))
         return true;
+    /* the route's person-token header: only onegate's token reaches the portal */
+    if (r->id_person && r->route >= 0) {
+        const char *jh = r->wc->cfg->routes[r->route].jwt_header;
+        if (jh && strlen(jh) == len && !strncasecmp(name, jh, len))
+            return true;
+    }
     return false;
 }
 
 /* Builds r->id_extra: the Cookie header without onegate's cookies, and for a person the
  * identity header. Returns 0 or -1 (ENOMEM). */
-static int build_extra(struct gw_req *r, const char *person_id)
+static int build_extra(struct gw_req *r, const char *person_id, const char *jwt_line)
 {
     const struct gw_sessions_conf *sc = &r->wc->cfg->sessions;
     char sname[GW_COOKIE_NAME_MAX], cname[GW_COOKIE_NAME_MAX + 8];
@@ -145,6 +154,8 @@ static int build_extra(struct gw_req *r, const char *person_id)
         }
         free(kept);
     }
+    if (jwt_line)
+        gw_sbuf_adds(&b, jwt_line);
     if (person_id) {
         gw_sbuf_adds(&b, sc->person_header);
         gw_sbuf_adds(&b, ": ");
@@ -271,16 +282,21 @@ static void answer_need_token(struct gw_req *r, const struct pol_decision *d)
                    body, sizeof body - 1);
 }
 
-static void proceed(struct gw_req *r, const char *person_id)
+static void proceed_jwt(struct gw_req *r, const char *person_id, const char *jwt_line)
 {
     r->id_person = person_id != NULL;
     r->id_drop = gw_identify_drop_header;
     r->id_drop_arg = r;
-    if (build_extra(r, person_id) != 0) {
+    if (build_extra(r, person_id, jwt_line) != 0) {
         gw_request_error(r, 500, "out of memory", false);
         return;
     }
     gw_proxy_start(r);
+}
+
+static void proceed(struct gw_req *r, const char *person_id)
+{
+    proceed_jwt(r, person_id, NULL);
 }
 
 /* ---- the proxy stage ---- */
@@ -311,12 +327,76 @@ static void on_touch(int rc, const struct auth_session_info *info, void *arg)
     enum pol_verdict v = pol_decide(cfg->policy, (size_t)r->route, r->method, r->path,
                                     r->path_len, &pr, &d);
     if (v == POL_ALLOW) {
-        proceed(r, info->person_id);
+        char *jwt_line = NULL;
+        if (gw_person_jwt_header(r, info, &jwt_line) != 0) {
+            gw_request_error(r, 500, "the identity token could not be issued", false);
+            return;
+        }
+        proceed_jwt(r, info->person_id, jwt_line);
+        free(jwt_line);
         return;
     }
     char who[96];
     snprintf(who, sizeof who, "person %s (session %s)", info->person_id, info->fingerprint);
     answer_deny(r, &d, who);
+}
+
+/* ---- bearer tokens of API accounts (gateway/bearer.h) ---- */
+
+static void on_bearer(struct gw_req *r, int rc, const struct pol_principal *pr, const char *who,
+                      const char *why, void *arg)
+{
+    if (r->ident)
+        r->ident->bearer = NULL;
+    const struct gw_config *cfg = r->wc->cfg;
+    if (rc == GW_BEARER_EUNAVAILABLE || rc == GW_BEARER_ENOMEM) {
+        GW_LOG(GW_LOG_WARN, "identify: %s: %s, refusing request %s", who, why, r->request_id);
+        gw_request_error(r, rc == GW_BEARER_ENOMEM ? 500 : 503, "the token store is "
+                         "unavailable; try again shortly", true);
+        return;
+    }
+    if (rc == GW_BEARER_ETHROTTLED) {
+        static const char body[] = "{\"error\":\"too_many_invalid_tokens\",\"detail\":\"too "
+                                   "many invalid bearer tokens from this client; retry later\"}";
+        gw_req_respond(r, 429, "application/json", "Retry-After: 1\r\nCache-Control: no-store\r\n",
+                       body, sizeof body - 1);
+        return;
+    }
+    if (rc != GW_BEARER_OK) {
+        GW_LOG(GW_LOG_INFO, "identify: %s refused (%s) from %s, request %s", who, why,
+               r->client_ip, r->request_id);
+        char hdr[300];
+        snprintf(hdr, sizeof hdr, "WWW-Authenticate: Bearer realm=\"onegate\", "
+                 "error=\"invalid_token\", error_description=\"%s\"\r\nCache-Control: no-store\r\n",
+                 why);
+        static const char body[] = "{\"error\":\"invalid_token\",\"detail\":\"the bearer token "
+                                   "is not valid here\"}";
+        gw_req_respond(r, 401, "application/json", hdr, body, sizeof body - 1);
+        return;
+    }
+    struct pol_decision d;
+    if (pol_decide(cfg->policy, (size_t)r->route, r->method, r->path, r->path_len, pr, &d) ==
+        POL_ALLOW) {
+        proceed(r, NULL);
+        return;
+    }
+    answer_deny(r, &d, who);
+}
+
+/* Starts the bearer check of <r>; the answer comes through on_bearer. */
+static void start_bearer(struct gw_req *r, const char *tok, size_t len)
+{
+    struct gw_ident *id = calloc(1, sizeof *id);
+    if (!id) {
+        gw_request_error(r, 500, "out of memory", false);
+        return;
+    }
+    id->r = r;
+    r->ident = id;
+    struct gw_bearer *b = gw_bearer_verify(r, tok, len, on_bearer, NULL);
+    /* NULL: on_bearer already ran (and may have released r); otherwise pending */
+    if (b)
+        id->bearer = b;
 }
 
 void gw_identify_start(struct gw_req *r)
@@ -330,6 +410,12 @@ void gw_identify_start(struct gw_req *r)
     if (d.reason == POL_REASON_PATH_NOT_NORMAL) {
         gw_request_error(r, 400, "the path is not in normal form (dot segments, '//', "
                          "backslashes or needless percent-escapes)", true);
+        return;
+    }
+    const char *tok;
+    size_t toklen;
+    if ((v == POL_NEED_TOKEN || v == POL_NEED_LOGIN) && gw_bearer_applies(r, &tok, &toklen)) {
+        start_bearer(r, tok, toklen);
         return;
     }
     switch (v) {
@@ -383,6 +469,10 @@ void gw_identify_start(struct gw_req *r)
 
 void gw_identify_cancel(struct gw_req *r)
 {
+    if (r->ident && r->ident->bearer) {
+        gw_bearer_cancel(r->ident->bearer);
+        r->ident->bearer = NULL;
+    }
     if (r->ident && r->ident->pending) {
         auth_session_op_cancel(&r->ident->op);
         r->ident->pending = false;

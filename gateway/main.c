@@ -16,6 +16,7 @@
 #include "gateway/log.h"
 #include "gateway/policy_explain.h"
 #include "gateway/services.h"
+#include "gateway/tokens.h"
 #include "gateway/worker.h"
 
 struct main_ctx {
@@ -153,6 +154,11 @@ static int run(const char *path)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         goto out;
     }
+    if (gw_tokens_init(m.rt->cfg, nworkers, err, sizeof err) != 0) {
+        GW_LOG(GW_LOG_ERROR, "%s", err);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        goto out;
+    }
     if (gw_workers_create(m.rt, nworkers, err, sizeof err) != 0) {
         GW_LOG(GW_LOG_ERROR, "%s", err);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -161,7 +167,8 @@ static int run(const char *path)
     m.base = event_base_new();
     if (!m.base) {
         GW_LOG(GW_LOG_ERROR, "cannot create the main event loop");
-        gw_services_free(m.svc);
+        gw_tokens_free();
+    gw_services_free(m.svc);
         m.svc = NULL;
         gw_workers_destroy();
         goto out;
@@ -172,7 +179,8 @@ static int run(const char *path)
     if (!ev_hup || !ev_term || !ev_int || evsignal_add(ev_hup, NULL) || evsignal_add(ev_term, NULL) ||
         evsignal_add(ev_int, NULL)) {
         GW_LOG(GW_LOG_ERROR, "cannot install signal handlers");
-        gw_services_free(m.svc);
+        gw_tokens_free();
+    gw_services_free(m.svc);
         m.svc = NULL;
         gw_workers_destroy();
         goto out;
@@ -185,7 +193,8 @@ static int run(const char *path)
     if (gw_workers_start() != 0) {
         gw_workers_drain();
         gw_workers_join();
-        gw_services_free(m.svc);
+        gw_tokens_free();
+    gw_services_free(m.svc);
         m.svc = NULL;
         gw_workers_destroy();
         goto out;
@@ -197,6 +206,7 @@ static int run(const char *path)
     event_base_dispatch(m.base);
     gw_workers_join();
     /* last completions run here, while the workers' bases still exist */
+    gw_tokens_free();
     gw_services_free(m.svc);
     m.svc = NULL;
     gw_workers_destroy();
@@ -213,6 +223,7 @@ out:
         event_free(ev_int);
     if (m.base)
         event_base_free(m.base);
+    gw_tokens_free();
     gw_services_free(m.svc);
     gw_rtconf_unref(m.rt);
     gw_log_close();

@@ -333,11 +333,11 @@ START_TEST(err_unknown_keys)
 {
     expect_error(LISTEN UPS "routes:\n  - path: /\n    upstrem: a\n",
                  "t.yaml:7:5: unknown key 'upstrem' in route (expected host, path, upstream, "
-                 "max_body_bytes, public, access)");
+                 "max_body_bytes, public, access, audience, jwt_header, jwt_claims)");
     expect_error(MINIMAL "bogus: 1\n",
                  "t.yaml:8:1: unknown key 'bogus' at top level (expected workers, listen, "
                  "trusted_proxies, builtin_prefix, server_name, limits, upstreams, routes, log, "
-                 "redis, roles, scopes, admin, auth, sessions, login)");
+                 "redis, roles, scopes, jwt, oauth, admin, auth, sessions, login)");
     expect_error(MINIMAL "limits:\n  max_header: 1\n",
                  "t.yaml:9:3: unknown key 'max_header' in limits (expected max_header_bytes, "
                  "max_request_line_bytes, max_headers, header_timeout_ms, keepalive_timeout_ms, "
@@ -358,7 +358,7 @@ START_TEST(err_unknown_keys)
     expect_error(MINIMAL "\"a\\x01b\": 1\n",
                  "t.yaml:8:1: unknown key 'a?b' at top level (expected workers, listen, "
                  "trusted_proxies, builtin_prefix, server_name, limits, upstreams, routes, log, "
-                 "redis, roles, scopes, admin, auth, sessions, login)");
+                 "redis, roles, scopes, jwt, oauth, admin, auth, sessions, login)");
 }
 END_TEST
 
@@ -663,7 +663,7 @@ START_TEST(fixtures)
 {
     fixture("good_minimal.yaml", NULL);
     fixture("bad_unknown_key.yaml", "11:5: unknown key 'upstrem' in route (expected host, path, "
-            "upstream, max_body_bytes, public, access)");
+            "upstream, max_body_bytes, public, access, audience, jwt_header, jwt_claims)");
     fixture("bad_unknown_upstream.yaml", "9:15: route names unknown upstream 'ap'");
     fixture("bad_type.yaml", "4:21: expected an integer for max_header_bytes, got '16k'");
     fixture("bad_syntax.yaml", "3:10: YAML syntax error: did not find expected ',' or ']' "
