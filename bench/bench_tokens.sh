@@ -39,7 +39,7 @@
 # flood client and redis-server share LOAD_CPU (1).
 #
 # Environment: ROUNDS (10), DURATION (5 s per wrk run), CONNS (50), WARMUP (2 s),
-#   VARIANTS ("nginx haproxy bearer session public sessnoaud"), STRACE_DURATION (3 s; 0 skips),
+#   VARIANTS ("nginx haproxy bearer session public sessnoaud"), STRACE_DURATION (5 s; 0 skips),
 #   PERF (1; 0 skips), GRANT_CONNS (16), GRANT_ROUNDS (3), WORK_THREADS (2),
 #   REJECT_ROUNDS (3), REJECT_TOKENS (20000), FLOOD_ROUNDS (3), FLOOD_DURATION (5 s),
 #   FLOOD_CONNS (16), FLOOD_SOURCES (200), FLOOD_RATE (3000/s), RATE_CONNS (8),
@@ -59,7 +59,7 @@ DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 WARMUP=${WARMUP:-2}
 VARIANTS=${VARIANTS:-nginx haproxy bearer session public sessnoaud}
-STRACE_DURATION=${STRACE_DURATION:-3}
+STRACE_DURATION=${STRACE_DURATION:-5}
 PERF=${PERF:-1}
 GRANT_CONNS=${GRANT_CONNS:-16}
 GRANT_ROUNDS=${GRANT_ROUNDS:-3}
@@ -393,24 +393,24 @@ og_requests() {
   taskset -c "$LOAD_CPU" curl -s "http://127.0.0.1:$OG_PORT/-/metrics" |
     awk '/^onegate_requests_total/ { s += $NF } END { printf "%d\n", s }'
 }
-strace_attach() { # VARIANT — starts strace -c on the variant's process; sets SP
+strace_attach() { # VARIANT SETTLE — starts strace -c on the variant's process; sets SP
   taskset -c "$LOAD_CPU" strace -c -f -o "$RES/strace-$1.txt" -p "${PID_OF[$1]}" \
     2>"$RES/strace-$1.log" &
   SP=$!
   BG_PIDS+=("$SP")
   local i
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < 100; i++)); do
     grep -q attached "$RES/strace-$1.log" 2>/dev/null && break
-    sleep 0.1
+    sleep 0.05
   done
-  sleep 0.5
+  sleep "$2"
 }
 if [ "$STRACE_DURATION" != 0 ]; then
   for t in $VARIANTS; do
     log "strace -c on $t"
     case $t in
       nginx | haproxy)
-        strace_attach "$t"
+        strace_attach "$t" 0.5
         wrk_run "$(url_of "$t")" "$STRACE_DURATION" "$RES/strace-$t.wrk" -H "${HDR_OF[$t]}"
         sleep 0.2
         kill -INT "$SP" 2>/dev/null || true
@@ -420,8 +420,8 @@ if [ "$STRACE_DURATION" != 0 ]; then
         wp=$!
         BG_PIDS+=("$wp")
         sleep 1
-        strace_attach "$t"
-        n0=$(og_requests)
+        strace_attach "$t" 0     # the counter is read at once: traced calls and counted
+        n0=$(og_requests)        # requests cover the same window (to a few ms at each end)
         sleep "$STRACE_DURATION"
         n1=$(og_requests)
         kill -INT "$SP" 2>/dev/null || true
@@ -437,7 +437,7 @@ fi
 # perf record with DWARF call graphs (inlined frames resolved); token_tools.py perfshare counts
 # the samples under the token entry points, stopping at the callback that continues with
 # proxying (so the proxying that follows a verified token is not counted as token work).
-declare -A PERF_ENTRY=([bearer]=gw_bearer_applies,start_bearer,gw_bearer_verify
+declare -A PERF_ENTRY=([bearer]=gw_bearer_applies,start_bearer,gw_bearer_verify,deliver_ok,auth_jwt_cache_lookup
                        [session]=gw_person_jwt_header,gw_person_jwt_get)
 declare -A PERF_STOP=([bearer]=on_bearer [session]=)
 if [ "$PERF" != 0 ]; then

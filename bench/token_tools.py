@@ -186,16 +186,20 @@ def cmd_flood(a):
         " ".join("status_%s=%d" % kv for kv in sorted(counts.items()))))
 
 
+KERNEL_ENTRY = {"entry_SYSCALL_64_after_hwframe", "do_syscall_64", "asm_exc_page_fault",
+                "exc_page_fault"}
+
+
 def cmd_perfshare(a):
     entry = set(a.entry.split(","))
     stop = set(a.stop.split(",")) if a.stop else set()
-    total = token = 0
+    total = token = kernel = 0
     leaves = {}
     entries = {}
     children = {}      # the function the entry called (the frame below it), per token sample
 
     def account(frames):
-        nonlocal total, token
+        nonlocal total, token, kernel
         if not frames:
             return
         total += 1
@@ -204,6 +208,8 @@ def cmd_perfshare(a):
                 return
             if sym in entry:
                 token += 1
+                if any(f in KERNEL_ENTRY for f in frames[:i]):
+                    kernel += 1     # a system call (or fault) made by the token code
                 leaf = frames[0]
                 leaves[leaf] = leaves.get(leaf, 0) + 1
                 entries[sym] = entries.get(sym, 0) + 1
@@ -228,8 +234,8 @@ def cmd_perfshare(a):
     account(frames)
     top = sorted(leaves.items(), key=lambda kv: -kv[1])[:8]
     calls = sorted(children.items(), key=lambda kv: -kv[1])[:10]
-    print("samples=%d token_samples=%d share=%.4f entries=%s top=%s calls=%s" % (
-        total, token, token / total if total else 0.0,
+    print("samples=%d token_samples=%d kernel_samples=%d share=%.4f entries=%s top=%s calls=%s"
+          % (total, token, kernel, token / total if total else 0.0,
         ",".join("%s:%d" % kv for kv in sorted(entries.items())),
         ";".join("%s:%d" % kv for kv in top), ";".join("%s:%d" % kv for kv in calls)))
 
