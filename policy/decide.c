@@ -187,6 +187,10 @@ bool pol_path_is_normal(const char *path, size_t len)
         }
         if (c < 0x20 || c == 0x7f || c == '\\')
             return false;
+        if (c == ';')
+            return false;           /* path parameters: servlet containers drop ";..." from
+                                     * each segment before routing ("/a;x" is "/a" there,
+                                     * "/a/..;/b" is "/b") */
         if (c == '%') {
             if (i + 2 >= len)
                 return false;

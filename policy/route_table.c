@@ -365,6 +365,8 @@ int pol_route_table_lookup(const struct pol_route_table *t, const char *host, si
 
     if (host && hostlen && t->nhosts) {
         hostlen = host_without_port(host, hostlen);
+        if (hostlen > 1 && host[hostlen - 1] == '.')
+            hostlen--;          /* "name." is "name" (upstreams treat it so) */
         size_t lo = 0, hi = t->nhosts;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;

@@ -24,8 +24,9 @@ struct pol_route_table *pol_route_table_build(const struct pol_route_spec *specs
 
 void pol_route_table_free(struct pol_route_table *t);
 
-/* Finds the route for a request. <host> may carry ":port" (ignored) and need not be
- * NUL-terminated; <path> is the request target's path (no query), not NUL-terminated.
+/* Finds the route for a request. <host> may carry ":port" and one trailing dot (both
+ * ignored) and need not be NUL-terminated; <path> is the request target's path (no query),
+ * not NUL-terminated.
  * A route with a matching host beats an any-host route; among those, the longest prefix wins.
  * Prefix "/a" matches "/a", "/a/..." and "/a?..." but not "/ab"; prefix "/a/" matches "/a/...".
  * Returns 0 and sets *id, or -1 when nothing matches. Allocation-free; safe from any thread. */

@@ -86,6 +86,12 @@ static int check_request_line(const char *s, const char *eol, const char **why)
         *why = "malformed request target";
         return 400;
     }
+    /* No fragment in a request target (RFC 9112 §3.2): upstreams drop it, so "/a#x" would be
+     * decided by the policy as a path other than the one the upstream serves. */
+    if (memchr(t, '#', (size_t)(p - t))) {
+        *why = "fragment in request target";
+        return 400;
+    }
     p++;
     if (!parse_version(&p, eol) || p != eol) {
         *why = "malformed HTTP version";

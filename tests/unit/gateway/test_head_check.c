@@ -126,6 +126,11 @@ START_TEST(validate_strictness_cases)
     ck_assert_int_eq(validate("GET / FOO/1.1\r\n\r\n", true), 400);
     ck_assert_int_eq(validate("G(T / HTTP/1.1\r\n\r\n", true), 400);
     ck_assert_int_eq(validate("GET /\xc3\xa9 HTTP/1.1\r\n\r\n", true), 400);
+    /* a fragment is no part of a request target (RFC 9112 §3.2); upstreams drop it, so the
+     * policy would decide on other bytes than the path the upstream serves */
+    ck_assert_int_eq(validate("GET /a#b HTTP/1.1\r\n\r\n", true), 400);
+    ck_assert_int_eq(validate("GET /a?b#c HTTP/1.1\r\n\r\n", true), 400);
+    ck_assert_int_eq(validate("GET http://h/a# HTTP/1.1\r\n\r\n", true), 400);
     /* empty or non-token header names */
     ck_assert_int_eq(validate("GET / HTTP/1.1\r\n: v\r\n\r\n", true), 400);
     ck_assert_int_eq(validate("GET / HTTP/1.1\r\nX(Y): v\r\n\r\n", true), 400);

@@ -142,6 +142,11 @@ START_TEST(host_beats_any_host)
     /* not a suffix or prefix match of host names */
     ck_assert_int_eq(find(t, "ssp.localhost.evil", "/ssp/long/prefix/z"), 1);
     ck_assert_int_eq(find(t, "sp.localhost", "/ssp/long/prefix/z"), 1);
+    /* the absolute (trailing-dot) form of a name is the same host: it must not fall back to
+     * the any-host routes (a public one would open what the host's own routes protect) */
+    ck_assert_int_eq(find(t, "ssp.localhost.", "/ssp/long/prefix/z"), 2);
+    ck_assert_int_eq(find(t, "SSP.localhost.:8080", "/ssp/long/prefix/z"), 2);
+    ck_assert_int_eq(find(t, "ssp.localhost..", "/ssp/long/prefix/z"), 1);
     pol_route_table_free(t);
 }
 END_TEST
