@@ -29,6 +29,11 @@ bench_cleanup() {
   for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
     kill -INT "${BG_PIDS[$i]}" 2>/dev/null || true
   done
+  # Background jobs of a non-interactive shell may ignore SIGINT: TERM whatever is left.
+  ((${#BG_PIDS[@]})) && sleep 0.5
+  for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${BG_PIDS[$i]}" 2>/dev/null || true
+  done
   for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
     wait "${BG_PIDS[$i]}" 2>/dev/null || true
   done
