@@ -37,6 +37,7 @@ struct gw_services {
     bool warned;
     struct auth_redis_async **ra;           /* [nworkers], slot i touched only by worker i */
     int nworkers;
+    bool closing;                           /* gw_services_free began: no new async clients */
 };
 
 static struct gw_services *the_services;
@@ -191,11 +192,23 @@ void gw_services_free(struct gw_services *s)
         return;
     if (the_services == s)
         the_services = NULL;
-    for (int i = 0; s->ra && i < s->nworkers; i++)
-        auth_redis_async_free(s->ra[i]);
+    /* Order matters. The pool goes first: freeing it runs the last login and directory
+     * completions here, and those may ask for a worker's async Redis client (ending the old
+     * session after a login). They must find none (closing: gw_services_redis_async returns
+     * NULL, never a freed client, never a new one on a loop that no longer runs) and fail
+     * closed. Only then are the async clients freed, each slot cleared first; their pending
+     * commands (a login still in its throttle check) get their failure callbacks, which touch
+     * neither the pool nor the login core. The login core goes last. */
+    s->closing = true;
     struct core *c = atomic_exchange(&s->core, NULL);
-    if (c) {
+    if (c)
         auth_work_pool_free(c->pool);       /* runs the last completions here */
+    for (int i = 0; s->ra && i < s->nworkers; i++) {
+        struct auth_redis_async *ra = s->ra[i];
+        s->ra[i] = NULL;
+        auth_redis_async_free(ra);
+    }
+    if (c) {
         auth_login_free(c->login);
         free(c);
     }
@@ -251,7 +264,7 @@ const struct auth_sessions *gw_services_sessions(const struct gw_services *s)
 
 struct auth_redis_async *gw_services_redis_async(struct gw_services *s, struct gw_worker *w)
 {
-    if (w->id < 0 || w->id >= s->nworkers)
+    if (s->closing || w->id < 0 || w->id >= s->nworkers)
         return NULL;
     if (!s->ra[w->id]) {
         char err[200];

@@ -175,8 +175,15 @@ void gw_pool_dequeue(struct gw_upserver *s, struct gw_req *r)
 
 int gw_pool_acquire(struct gw_upserver *s, struct gw_req *r, bool fresh, struct gw_upconn **out)
 {
-    if (!fresh && s->idle) {
+    while (!fresh && s->idle) {
         struct gw_upconn *uc = s->idle;
+        if (gw_io_input_pending(&uc->io)) {
+            /* The upstream wrote to (or closed) this idle connection and its read event is
+             * queued behind us in this loop pass: whatever it sent belongs to no request of
+             * ours, and handing it out would make it the next request's response. */
+            uc_destroy(uc);
+            continue;
+        }
         idle_unlink(uc);
         uc->state = GW_UC_BUSY;
         uc->req = r;
