@@ -1,8 +1,9 @@
 /* gateway/config.h — onegate's configuration as plain structs, loaded from one YAML file.
  *
- * The loader (gateway/config.c) is the only code that touches libyaml. Everything it returns
- * is immutable after load: workers hold a reference-counted pointer to one gw_config and a
- * SIGHUP reload swaps in a new one (see gateway/worker.h). Every error names file:line:column.
+ * The loader is gateway/config*.c; only gateway/config_yaml.c touches libyaml. Everything it
+ * returns is immutable after load: workers hold a reference-counted pointer to one gw_config
+ * and a SIGHUP reload swaps in a new one (see gateway/worker.h). Every error names
+ * file:line:column.
  */
 #ifndef ONEGATE_GATEWAY_CONFIG_H
 #define ONEGATE_GATEWAY_CONFIG_H
