@@ -135,6 +135,7 @@ static void config_defaults(struct gw_config *cfg)
         .argon2_parallelism = 1,
         .work_threads = 2,
         .work_queue_max = 1024,
+        .work_nice = 10,
     };
 }
 

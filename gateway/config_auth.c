@@ -165,6 +165,8 @@ static const struct conf_field auth_fields[] = {
       work_threads), .min = 1, .max = 64 },
     { .key = "work_queue_max", .type = CONF_U32, .offset = offsetof(struct gw_auth_conf,
       work_queue_max), .min = 1, .max = 1000000 },
+    { .key = "work_nice", .type = CONF_U32, .offset = offsetof(struct gw_auth_conf,
+      work_nice), .min = 0, .max = 19 },
 };
 const struct conf_section conf_auth_section = {
     "in auth", auth_fields, sizeof(auth_fields) / sizeof(auth_fields[0]), NULL

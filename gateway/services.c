@@ -30,6 +30,7 @@ struct gw_services {
     struct auth_login_thread_conf tconf;    /* must outlive the pool */
     unsigned nthreads;
     size_t queue_max;
+    int work_nice;
     struct auth_sessions *sessions;
     struct auth_throttle *throttle;
     struct auth_redis_async_opts aopts;
@@ -86,7 +87,7 @@ bool gw_services_retry(struct gw_services *s)
     if (!c)
         return false;
     struct auth_work_pool_opts po = {
-        .nthreads = s->nthreads, .max_queue = s->queue_max,
+        .nthreads = s->nthreads, .max_queue = s->queue_max, .nice = s->work_nice,
         .thread_init = auth_login_thread_init, .thread_fini = auth_login_thread_fini,
         .init_arg = &s->tconf,
     };
@@ -161,6 +162,7 @@ int gw_services_new(const struct gw_config *cfg, int nworkers, struct gw_service
     };
     s->nthreads = cfg->auth.work_threads;
     s->queue_max = cfg->auth.work_queue_max;
+    s->work_nice = (int)cfg->auth.work_nice;
 
     const struct gw_sessions_conf *sc = &cfg->sessions;
     struct auth_session_opts so = { .idle_ms = sc->idle_timeout_ms,
