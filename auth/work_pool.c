@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -103,10 +104,25 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     drain(pool, w);
 }
 
+/* Lowers the calling thread's priority to <nice> (never raises it above the process's). */
+static void lower_priority(int nice)
+{
+    if (nice <= 0)
+        return;
+    if (nice > 19)
+        nice = 19;
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if (errno != 0 || cur >= nice)
+        return;
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+}
+
 static void *worker_main(void *arg)
 {
     struct auth_work_pool *pool = arg;
     void *tctx = NULL;
+    lower_priority(pool->opts.nice);
     int irc = pool->opts.thread_init ? pool->opts.thread_init(pool->opts.init_arg, &tctx) : 0;
     pthread_mutex_lock(&pool->lock);
     pool->started++;

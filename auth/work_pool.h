@@ -29,6 +29,11 @@ typedef void auth_work_done_fn(void *arg, int status);
 struct auth_work_pool_opts {
     unsigned nthreads;          /* default 2 */
     size_t max_queue;           /* jobs waiting (not running); default 1024 */
+    /* Nice value (0..19) each pool thread sets for itself at start (Linux: setpriority on its
+     * own tid, which applies per thread), so hashing yields the CPU to the event loops. 0 =
+     * leave the threads at the process's priority. A process already nicer than this keeps
+     * its own value (raising priority back would need privilege). Failure is not fatal. */
+    int nice;
     /* Called once on each pool thread before it takes jobs; returns 0 or nonzero to fail
      * auth_work_pool_new. */
     int (*thread_init)(void *init_arg, void **tctx);

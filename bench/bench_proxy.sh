@@ -43,8 +43,8 @@ PORTAL="$BUILD/deploy/demo-portal/demo-portal"
 ONEGATE="$BUILD/gateway/onegate"
 NGINX=${NGINX:-/usr/sbin/nginx}
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# log, die, free_port, wait_port, start_retry, cpu_ticks, core_ticks, nginx_worker
+. bench/lib.sh
 
 for tool in wrk strace taskset python3 curl; do
   command -v "$tool" >/dev/null || die "$tool not installed"
@@ -84,47 +84,7 @@ trap 'exit 130' INT TERM
 # Other programs (parallel test suites) take free ports too: the upstream binds port 0 and
 # reports its port; the proxies get a free port each just before they start, and are retried
 # on another port if they could not bind it.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # PORT PID — 0 once PORT accepts; 1 if PID died; 2 after 10 s
-  local port=$1 pid=$2 i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 2
-}
-
-# start_retry NAME FUNCTION — calls FUNCTION PORT (which starts a process and sets
-# STARTED_PID) with fresh ports until the process listens; sets STARTED_PORT.
-start_retry() {
-  local name=$1 fn=$2 attempt
-  for attempt in 1 2 3 4 5; do
-    STARTED_PORT=$(free_port)
-    "$fn" "$STARTED_PORT"
-    # Still alive a moment after the port opened: it is ours, not another program's.
-    if wait_port "$STARTED_PORT" "$STARTED_PID" && sleep 0.3 && kill -0 "$STARTED_PID" 2>/dev/null
-    then
-      PIDS+=("$STARTED_PID")
-      return 0
-    fi
-    kill -TERM "$STARTED_PID" 2>/dev/null || true
-    wait "$STARTED_PID" 2>/dev/null || true
-    log "$name did not start on port $STARTED_PORT (attempt $attempt)"
-  done
-  die "$name did not start (logs in $TMP)"
-}
-
-cpu_ticks() { # PID — utime+stime of the whole process, in clock ticks
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
-
-core_ticks() { # CPU — "busy total" clock ticks of one core from /proc/stat (all processes)
-  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
-}
+# (free_port, wait_port, start_retry, cpu_ticks and core_ticks come from bench/lib.sh.)
 
 # ---- upstream ----------------------------------------------------------------------------
 : >"$TMP/portal.log"
@@ -182,16 +142,6 @@ EOF
 }
 start_nginx1() { start_nginx nginx "$1"; }
 start_nginx2() { start_nginx nginx2 "$1"; }
-nginx_worker() { # MASTER_PID — the single worker's pid
-  local i w
-  for ((i = 0; i < 50; i++)); do
-    w=$(cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}')
-    [ -n "$w" ] && { echo "$w"; return 0; }
-    sleep 0.1
-  done
-  die "no nginx worker under $1"
-}
-
 start_retry nginx start_nginx1
 NGX_MASTER=$STARTED_PID
 NGX_PORT=$STARTED_PORT

@@ -1,8 +1,9 @@
 # bench/lib.sh — shell functions shared by the benchmark scripts (sourced, not run):
 # temp dir and pid bookkeeping with a cleanup trap, free ports and start-up with retry,
 # per-process and per-core CPU ticks, the demo-portal upstream, nginx configs (plain proxy and
-# auth_request), wrk runs. Used by bench/bench_sessions.sh; bench/bench_proxy.sh still carries
-# its own copies of the same functions.
+# auth_request), wrk runs. Used by bench/bench_sessions.sh (all of it) and bench/bench_proxy.sh
+# (log, die, ports, start_retry, CPU ticks, nginx_worker; it keeps its own cleanup and nginx
+# config).
 #
 # The sourcing script sets ROOT, BUILD, PROXY_CPU, LOAD_CPU and NGINX before calling these,
 # and calls bench_init once (it creates $TMP and $RES and installs the EXIT trap).
@@ -27,6 +28,11 @@ bench_cleanup() {
   local i
   for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
     kill -INT "${BG_PIDS[$i]}" 2>/dev/null || true
+  done
+  # Background jobs of a non-interactive shell may ignore SIGINT: TERM whatever is left.
+  ((${#BG_PIDS[@]})) && sleep 0.5
+  for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${BG_PIDS[$i]}" 2>/dev/null || true
   done
   for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
     wait "${BG_PIDS[$i]}" 2>/dev/null || true

@@ -3,6 +3,9 @@
 # installs what is missing, builds, starts a private Redis (AOF on, data in var/redis), the two
 # demo portals and onegate on loopback, and prints the URLs. Runs in the foreground; Ctrl-C
 # stops everything it started (by pid). `--detach` leaves them running; `--stop` stops them.
+# Tokens are on: a JWT signing key is made once in var/keys (certs/gen-keys.sh, ES256), the
+# config (var/onegate.yaml, rendered from deploy/onegate.quickstart.yaml) forwards a person
+# JWT to each portal, and the portals verify it against onegate's JWKS and show its claims.
 #
 # Ports (override by env): ONEGATE_PORT=8080 REDIS_PORT=6390 OPERATOR_PORT=9101 SSP_PORT=9102
 set -u -o pipefail
@@ -44,6 +47,28 @@ og_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONEGATE_TESTS=OFF || exit 1
 stop_all
 mkdir -p "$RUN" "$VAR/redis" "$VAR/log"
 
+# The JWT signing key, made once (private key mode 0600; var/ is never committed).
+if [ ! -s "$VAR/keys/onegate-jwt.key" ]; then
+  og_log "generating the JWT signing key (ES256) in var/keys"
+  mkdir -p "$VAR/keys" && chmod 700 "$VAR/keys"
+  certs/gen-keys.sh -a ES256 -o "$VAR/keys" -n onegate-jwt >/dev/null || exit 1
+fi
+
+# The config: the template with its @NAME@ placeholders filled in.
+CONF="$VAR/onegate.yaml"
+render() {
+  local t
+  t=$(<"$1")
+  t=${t//@ONEGATE_PORT@/$ONEGATE_PORT}
+  t=${t//@OPERATOR_PORT@/$OPERATOR_PORT}
+  t=${t//@SSP_PORT@/$SSP_PORT}
+  t=${t//@REDIS_PORT@/$REDIS_PORT}
+  t=${t//@VAR@/$VAR}
+  printf '%s\n' "$t"
+}
+render deploy/onegate.quickstart.yaml >"$CONF"
+build/gateway/onegate --check-config "$CONF" || exit 1
+
 # start NAME CMD... — starts a process in the background, remembers its pid.
 start() {
   local name=$1; shift
@@ -65,25 +90,22 @@ start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$VAR/redis
   --appendonly yes --save "" --daemonize no --protected-mode yes
 wait_port "$REDIS_PORT" redis
 
+# The portals verify the token onegate forwards (their audiences are in the config); they
+# fetch the JWKS as soon as onegate answers.
+ISSUER="http://127.0.0.1:$ONEGATE_PORT"
+JWKS="$ISSUER/.well-known/jwks.json"
 start operator-portal build/deploy/demo-portal/demo-portal --listen "127.0.0.1:$OPERATOR_PORT" \
-  --title "Operator portal" --other-url "http://127.0.0.1:$ONEGATE_PORT/ssp/"
+  --title "Operator portal" --other-url "$ISSUER/ssp/" \
+  --jwks-url "$JWKS" --audience operator-portal --issuer "$ISSUER"
 start ssp-portal build/deploy/demo-portal/demo-portal --listen "127.0.0.1:$SSP_PORT" \
-  --title "Self-Service Portal" --other-url "http://127.0.0.1:$ONEGATE_PORT/operator/"
+  --title "Self-Service Portal" --other-url "$ISSUER/operator/" \
+  --jwks-url "$JWKS" --audience ssp --issuer "$ISSUER"
 wait_port "$OPERATOR_PORT" operator-portal
 wait_port "$SSP_PORT" ssp-portal
 
-CONF="$VAR/onegate.yaml"
-sed -e "s/127.0.0.1:8080/127.0.0.1:$ONEGATE_PORT/" \
-    -e "s/127.0.0.1:9101/127.0.0.1:$OPERATOR_PORT/" \
-    -e "s/127.0.0.1:9102/127.0.0.1:$SSP_PORT/" \
-    -e "s/127.0.0.1:6379/127.0.0.1:$REDIS_PORT/" \
-    -e "s#^\(  access_log:\).*#\1 $VAR/log/access.log#" \
-    -e "s#^\(  insecure_dev_cookies:\) false#\1 true #" \
-    deploy/onegate.example.yaml >"$CONF"
-build/gateway/onegate --check-config "$CONF" || { stop_all; exit 1; }
 start onegate build/gateway/onegate -c "$CONF"
 wait_port "$ONEGATE_PORT" onegate
-SEED=$(deploy/seed-demo.sh -c "$CONF" --ctl build/gateway/ctl/onegatectl) || { stop_all; exit 1; }
+SEED=$(deploy/seed-demo.sh -c "$CONF" --ctl build/gateway/ctl/onegatectl --url "$ISSUER") || { stop_all; exit 1; }
 
 cat <<MSG
 
@@ -96,7 +118,10 @@ onegate is running.
   Logs                 var/log/
   Login page           http://127.0.0.1:$ONEGATE_PORT/-/login   (logout: /-/logout, who am I: /-/session)
 
-Demo people (plain HTTP on loopback only: the config allows non-Secure cookies here):
+Tokens: keys at $ISSUER/.well-known/jwks.json; each portal page shows the verified claims
+of the JWT onegate forwarded to it (var/keys holds the signing key).
+
+Demo accounts (plain HTTP on loopback only: the config allows non-Secure cookies here):
 $SEED
 
 MSG

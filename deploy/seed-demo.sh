@@ -4,20 +4,26 @@
 #   operator  — role operator, SSP access, caller   (can use both portals and file requests)
 #   sspuser   — SSP access only, not a caller       (can browse the SSP, not file requests)
 #   appmanager — role application_manager           (the admin API)
-# Prints each login and password. Passwords come from the environment (SEED_PASSWORD_*) or
-# are generated once and kept in $SEED_STATE_DIR (default ./var/seed) so reruns print the
-# same ones.
-# usage: deploy/seed-demo.sh -c CONFIG [--ctl PATH-TO-onegatectl]
+# and one API account (an integration, not a person):
+#   demo-integration — scope incidents.read          (GET /api/... with a bearer token)
+# Prints each login and password, the API account's client id (its secret stays in its
+# file, mode 0600), and the curl
+# commands that get a token and call the API at URL (default http://127.0.0.1:8080).
+# Passwords come from the environment (SEED_PASSWORD_*) or are generated once; they and the
+# API secret are kept in $SEED_STATE_DIR (default ./var/seed, mode 0700) so reruns print the
+# same ones (a secret that was lost or no longer verifies is rotated).
+# usage: deploy/seed-demo.sh -c CONFIG [--ctl PATH-TO-onegatectl] [--url URL]
 set -euo pipefail
-config= ctl=
+config= ctl= url=http://127.0.0.1:8080
 while [ $# -gt 0 ]; do
   case $1 in
     -c|--config) config=$2; shift 2 ;;
     --ctl) ctl=$2; shift 2 ;;
-    *) echo "usage: $0 -c CONFIG [--ctl onegatectl]" >&2; exit 2 ;;
+    --url) url=$2; shift 2 ;;
+    *) echo "usage: $0 -c CONFIG [--ctl onegatectl] [--url URL]" >&2; exit 2 ;;
   esac
 done
-[ -n "$config" ] || { echo "usage: $0 -c CONFIG [--ctl onegatectl]" >&2; exit 2; }
+[ -n "$config" ] || { echo "usage: $0 -c CONFIG [--ctl onegatectl] [--url URL]" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "$ctl" ]; then
   for p in "$root/build/gateway/ctl/onegatectl" "$(command -v onegatectl || true)"; do
@@ -58,3 +64,32 @@ echo "demo people (log in at the login page, then switch portals):"
 seed operator "Olga Operator" on on operator
 seed sspuser "Sam SSP-User" on off
 seed appmanager "Alex AppManager" off off application_manager
+
+# api_account ID SCOPE... — creates the API account once; its secret is kept in $state/ID.secret.
+api_account() {
+  local id=$1; shift
+  local f="$state/$id.secret" out= sc args=()
+  for sc in "$@"; do args+=(--scope "$sc"); done
+  if ! "$ctl" -c "$config" api-account get "$id" >/dev/null 2>&1; then
+    out=$("$ctl" -c "$config" --json api-account create --client-id "$id" \
+          --note "quick start demo integration" "${args[@]}")
+  elif ! { [ -s "$f" ] && "$ctl" -c "$config" api-account verify "$id" <"$f" >/dev/null 2>&1; }; then
+    out=$("$ctl" -c "$config" --json api-account rotate "$id")
+  fi
+  if [ -n "$out" ]; then
+    (umask 077; printf '%s' "$out" |
+       python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' >"$f")
+  fi
+  printf '  client_id: %-18s scopes: %-16s client_secret: in %s\n' "$id" "$*" "$f"
+}
+
+echo
+echo "demo API account (OAuth2 client credentials):"
+api_account demo-integration incidents.read
+cat <<MSG
+  get a token, then call the API with it:
+    TOKEN=\$(curl -s -u "demo-integration:\$(cat $state/demo-integration.secret)" \\
+            -d grant_type=client_credentials $url/oauth/token |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s -H "Authorization: Bearer \$TOKEN" $url/api/incidents
+MSG

@@ -1,8 +1,9 @@
 /* gateway/config.h — onegate's configuration as plain structs, loaded from one YAML file.
  *
- * The loader (gateway/config.c) is the only code that touches libyaml. Everything it returns
- * is immutable after load: workers hold a reference-counted pointer to one gw_config and a
- * SIGHUP reload swaps in a new one (see gateway/worker.h). Every error names file:line:column.
+ * The loader is gateway/config*.c; only gateway/config_yaml.c touches libyaml. Everything it
+ * returns is immutable after load: workers hold a reference-counted pointer to one gw_config
+ * and a SIGHUP reload swaps in a new one (see gateway/worker.h). Every error names
+ * file:line:column.
  */
 #ifndef ONEGATE_GATEWAY_CONFIG_H
 #define ONEGATE_GATEWAY_CONFIG_H
@@ -125,6 +126,7 @@ struct gw_auth_conf {
     uint32_t argon2_parallelism;    /* argon2id p; must be 1 (libsodium) */
     uint32_t work_threads;          /* auth_work_pool threads; default 2 */
     uint32_t work_queue_max;        /* jobs waiting before 503; default 1024 */
+    uint32_t work_nice;             /* nice value of the pool threads, 0..19; default 10 */
 };
 
 /* A portal a person can be sent to after login and switch to (sessions.portals). */

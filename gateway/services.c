@@ -30,6 +30,7 @@ struct gw_services {
     struct auth_login_thread_conf tconf;    /* must outlive the pool */
     unsigned nthreads;
     size_t queue_max;
+    int work_nice;
     struct auth_sessions *sessions;
     struct auth_throttle *throttle;
     struct auth_redis_async_opts aopts;
@@ -37,6 +38,7 @@ struct gw_services {
     bool warned;
     struct auth_redis_async **ra;           /* [nworkers], slot i touched only by worker i */
     int nworkers;
+    bool closing;                           /* gw_services_free began: no new async clients */
 };
 
 static struct gw_services *the_services;
@@ -85,7 +87,7 @@ bool gw_services_retry(struct gw_services *s)
     if (!c)
         return false;
     struct auth_work_pool_opts po = {
-        .nthreads = s->nthreads, .max_queue = s->queue_max,
+        .nthreads = s->nthreads, .max_queue = s->queue_max, .nice = s->work_nice,
         .thread_init = auth_login_thread_init, .thread_fini = auth_login_thread_fini,
         .init_arg = &s->tconf,
     };
@@ -160,6 +162,7 @@ int gw_services_new(const struct gw_config *cfg, int nworkers, struct gw_service
     };
     s->nthreads = cfg->auth.work_threads;
     s->queue_max = cfg->auth.work_queue_max;
+    s->work_nice = (int)cfg->auth.work_nice;
 
     const struct gw_sessions_conf *sc = &cfg->sessions;
     struct auth_session_opts so = { .idle_ms = sc->idle_timeout_ms,
@@ -191,11 +194,23 @@ void gw_services_free(struct gw_services *s)
         return;
     if (the_services == s)
         the_services = NULL;
-    for (int i = 0; s->ra && i < s->nworkers; i++)
-        auth_redis_async_free(s->ra[i]);
+    /* Order matters. The pool goes first: freeing it runs the last login and directory
+     * completions here, and those may ask for a worker's async Redis client (ending the old
+     * session after a login). They must find none (closing: gw_services_redis_async returns
+     * NULL, never a freed client, never a new one on a loop that no longer runs) and fail
+     * closed. Only then are the async clients freed, each slot cleared first; their pending
+     * commands (a login still in its throttle check) get their failure callbacks, which touch
+     * neither the pool nor the login core. The login core goes last. */
+    s->closing = true;
     struct core *c = atomic_exchange(&s->core, NULL);
-    if (c) {
+    if (c)
         auth_work_pool_free(c->pool);       /* runs the last completions here */
+    for (int i = 0; s->ra && i < s->nworkers; i++) {
+        struct auth_redis_async *ra = s->ra[i];
+        s->ra[i] = NULL;
+        auth_redis_async_free(ra);
+    }
+    if (c) {
         auth_login_free(c->login);
         free(c);
     }
@@ -251,7 +266,7 @@ const struct auth_sessions *gw_services_sessions(const struct gw_services *s)
 
 struct auth_redis_async *gw_services_redis_async(struct gw_services *s, struct gw_worker *w)
 {
-    if (w->id < 0 || w->id >= s->nworkers)
+    if (s->closing || w->id < 0 || w->id >= s->nworkers)
         return NULL;
     if (!s->ra[w->id]) {
         char err[200];

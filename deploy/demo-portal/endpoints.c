@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
 
 static const struct {
     const char *segment;
@@ -171,7 +174,29 @@ static void body_sha256_hex(struct dp_conn *c, char hex[65])
 
 /* ---- endpoints ----------------------------------------------------------------------- */
 
-static void answer_echo(struct dp_conn *c)
+/* The "jwt" member of /echo: {"verified": true, "claims": {...}} or {"verified": false,
+ * "error": "..."}. */
+static void json_jwt(struct evbuffer *b, const struct dp_jwt_result *jr)
+{
+    if (jr->status == DP_JWT_VERIFIED) {
+        char *claims = json_dumps(jr->claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        DP_ADD_LIT(b, "{\"verified\": true, \"claims\": ");
+        if (claims)
+            evbuffer_add(b, claims, strlen(claims));
+        else
+            DP_ADD_LIT(b, "null");
+        DP_ADD_LIT(b, "}");
+        free(claims);
+        return;
+    }
+    const char *why = jr->status == DP_JWT_NONE ? "no token" : jr->error;
+    DP_ADD_LIT(b, "{\"verified\": false, \"error\": ");
+    json_str(b, why, strlen(why));
+    DP_ADD_LIT(b, "}");
+}
+
+/* <jr>: the token check when the portal verifies tokens (--jwks-url), else NULL. */
+static void answer_echo(struct dp_conn *c, const struct dp_jwt_result *jr)
 {
     struct dp_request *r = &c->req;
     struct evbuffer *b = evbuffer_new();
@@ -200,8 +225,13 @@ static void answer_echo(struct dp_conn *c)
         json_str(b, r->arena + h->value_off, h->value_len);
         DP_ADD_LIT(b, "]");
     }
+    DP_ADD_LIT(b, "]");
+    if (jr) {
+        DP_ADD_LIT(b, ", \"jwt\": ");
+        json_jwt(b, jr);
+    }
     evbuffer_add_printf(b,
-                        "], \"body_bytes\": %llu, \"body_sha256\": \"%s\", \"conn_id\": %llu, "
+                        ", \"body_bytes\": %llu, \"body_sha256\": \"%s\", \"conn_id\": %llu, "
                         "\"conn_requests\": %llu}\n",
                         (unsigned long long)r->body_bytes, hex, (unsigned long long)c->id,
                         (unsigned long long)c->requests);
@@ -243,6 +273,8 @@ static void answer_nolength(struct dp_conn *c)
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+#define JWT_POLL_MS 20
 
 /* Arms the connection's one-shot timer for <ms> milliseconds. Returns 0 or -ENOMEM. */
 static int timer_arm(struct dp_conn *c, long long ms)
@@ -287,7 +319,19 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct dp_conn *c = arg;
     if (c->state != DP_RESPONDING)
         return;
-    if (c->req.endpoint == DP_EP_SLOW) {
+    if (c->jwt_parked) {
+        /* waiting for a JWKS fetch: answer once it ended (or at the deadline) */
+        if (dp_jwks_attempts() == c->jwt_attempts && dp_now_ms() < c->jwt_deadline_ms) {
+            if (timer_arm(c, JWT_POLL_MS) < 0)
+                dp_close_after_write(c);
+            dp_conn_settle(c);
+            return;
+        }
+        c->jwt_parked = 0;
+        dp_endpoint_dispatch(c);
+        dp_flush(c);
+        dp_response_done(c);
+    } else if (c->req.endpoint == DP_EP_SLOW) {
         dp_respond(c, 200, "text/plain", NULL, "slow done", 9);
         dp_flush(c);
         dp_response_done(c);
@@ -404,8 +448,76 @@ static int is_identity_header(const char *name)
     return strncasecmp(name, "X-Auth-", 7) == 0 || strncasecmp(name, "X-Forwarded-User", 16) == 0;
 }
 
-/* The portal's HTML page: title, and the identity headers that reached it. */
-static void answer_page(struct dp_conn *c)
+/* One claim value as text: strings as they are, arrays joined by ", ", numbers, booleans;
+ * "exp"/"iat"/"nbf" also as a UTC date. */
+static void html_claim(struct evbuffer *b, const char *name, json_t *v)
+{
+    if (json_is_string(v)) {
+        html_text(b, json_string_value(v));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            if (i)
+                DP_ADD_LIT(b, ", ");
+            html_claim(b, "", e);
+        }
+    } else if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        evbuffer_add_printf(b, "%" JSON_INTEGER_FORMAT, n);
+        time_t t = (time_t)n;
+        struct tm tm;
+        char when[64];
+        if ((!strcmp(name, "exp") || !strcmp(name, "iat") || !strcmp(name, "nbf")) &&
+            gmtime_r(&t, &tm) && strftime(when, sizeof when, " (%Y-%m-%d %H:%M:%S UTC)", &tm))
+            html_text(b, when);
+    } else if (json_is_boolean(v)) {
+        if (json_is_true(v))
+            DP_ADD_LIT(b, "true");
+        else
+            DP_ADD_LIT(b, "false");
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s)
+            html_text(b, s);
+        free(s);
+    }
+}
+
+/* The token section of the page: "Verified token" and its claims, "Token rejected: <why>"
+ * or "No token". */
+static void html_jwt(struct evbuffer *b, const struct dp_jwt_result *jr)
+{
+    static const char *const shown[] = {"sub", "sub_type", "roles", "ssp_access", "caller",
+                                        "name", "email", "client_id", "scope", "aud", "iss",
+                                        "exp"};
+    DP_ADD_LIT(b, "<h2 id=\"jwt-status\">");
+    if (jr->status == DP_JWT_NONE) {
+        DP_ADD_LIT(b, "No token</h2>\n");
+        return;
+    }
+    if (jr->status != DP_JWT_VERIFIED) {
+        DP_ADD_LIT(b, "Token rejected: ");
+        html_text(b, jr->error);
+        DP_ADD_LIT(b, "</h2>\n");
+        return;
+    }
+    DP_ADD_LIT(b, "Verified token</h2>\n<table id=\"jwt-claims\">\n"
+                  "<tr><th>Claim</th><th>Value</th></tr>\n");
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++) {
+        json_t *v = json_object_get(jr->claims, shown[i]);
+        if (!v)
+            continue;
+        evbuffer_add_printf(b, "<tr><td>%s</td><td>", shown[i]);
+        html_claim(b, shown[i], v);
+        DP_ADD_LIT(b, "</td></tr>\n");
+    }
+    DP_ADD_LIT(b, "</table>\n");
+}
+
+/* The portal's HTML page: title, the identity headers that reached it and, with --jwks-url,
+ * the verified token's claims (<jr>, else NULL). */
+static void answer_page(struct dp_conn *c, const struct dp_jwt_result *jr)
 {
     struct dp_request *r = &c->req;
     struct evbuffer *b = evbuffer_new();
@@ -446,6 +558,8 @@ static void answer_page(struct dp_conn *c)
         DP_ADD_LIT(b, "</td></tr>\n");
     }
     DP_ADD_LIT(b, "</table>\n");
+    if (jr)
+        html_jwt(b, jr);
     if (c->cfg->other_url) {
         DP_ADD_LIT(b, "<p><a id=\"other\" href=\"");
         html_text(b, c->cfg->other_url);
@@ -455,10 +569,36 @@ static void answer_page(struct dp_conn *c)
     respond_buffer(c, 200, "text/html; charset=utf-8", NULL, b);
 }
 
+/* The page and /echo: with --jwks-url the token is checked first; a check that must wait
+ * for the JWKS parks the request (c->timer polls, see on_timer). */
+static void answer_identity(struct dp_conn *c)
+{
+    struct dp_jwt_result jr = {0};
+    int check = c->cfg->jwks_url != NULL;
+    if (check) {
+        dp_jwt_check(c, &jr);
+        if (jr.status == DP_JWT_WAIT) {
+            c->state = DP_RESPONDING;
+            if (timer_arm(c, JWT_POLL_MS) < 0) {
+                c->state = DP_READING;
+                c->jwt_parked = 0;
+                respond_text(c, 500, "out of memory\n");
+            }
+            return;
+        }
+    }
+    if (c->req.endpoint == DP_EP_PAGE &&
+        (c->parser.method == HTTP_GET || c->parser.method == HTTP_HEAD))
+        answer_page(c, check ? &jr : NULL);
+    else
+        answer_echo(c, check ? &jr : NULL);
+    dp_jwt_result_clear(&jr);
+}
+
 void dp_endpoint_dispatch(struct dp_conn *c)
 {
     switch (c->req.endpoint) {
-    case DP_EP_ECHO: answer_echo(c); break;
+    case DP_EP_ECHO: answer_identity(c); break;
     case DP_EP_UPLOAD: answer_upload(c); break;
     case DP_EP_DOWNLOAD: answer_download(c); break;
     case DP_EP_STREAM: answer_stream(c); break;
@@ -470,11 +610,6 @@ void dp_endpoint_dispatch(struct dp_conn *c)
     case DP_EP_WS:
         respond_text(c, 426, "WebSocket upgrade required\n");
         break;
-    case DP_EP_PAGE:
-        if (c->parser.method == HTTP_GET || c->parser.method == HTTP_HEAD)
-            answer_page(c);
-        else
-            answer_echo(c);
-        break;
+    case DP_EP_PAGE: answer_identity(c); break;
     }
 }

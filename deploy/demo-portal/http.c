@@ -94,6 +94,7 @@ static int on_message_begin(http_parser *p)
 {
     struct dp_conn *c = p->data;
     request_reset(&c->req);
+    c->jwt_parked = c->jwt_waited = 0;
     return 0;
 }
 

@@ -34,9 +34,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: demo-portal --listen HOST:PORT --title TITLE [--threads N] [--quiet]\n"
             "                   [--other-url URL]\n"
+            "                   [--jwks-url http://HOST:PORT/.well-known/jwks.json\n"
+            "                    --audience AUD [--issuer ISS] [--jwt-header NAME]\n"
+            "                    [--leeway SECONDS] [--jwks-min-refresh SECONDS]]\n"
             "A demo upstream portal for onegate (see deploy/demo-portal/README.md).\n"
             "PORT 0 picks a free port; the line \"demo-portal listening on HOST:PORT\" is\n"
-            "printed once ready. SIGTERM exits 0.\n");
+            "printed once ready. SIGTERM exits 0. With --jwks-url the forwarded token\n"
+            "(\"<jwt-header>: Bearer <jwt>\", default Authorization) is verified against\n"
+            "the JWKS and its claims are shown on the page and in /echo.\n");
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -62,6 +67,7 @@ static void *worker_run(void *arg)
 {
     struct dp_worker *w = arg;
     event_base_dispatch(w->base);
+    dp_jwt_thread_cleanup();
     return NULL;
 }
 
@@ -71,9 +77,14 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"title", required_argument, NULL, 't'},
         {"threads", required_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
         {"other-url", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"jwks-url", required_argument, NULL, 'J'}, {"audience", required_argument, NULL, 'A'},
+        {"issuer", required_argument, NULL, 'I'}, {"jwt-header", required_argument, NULL, 'H'},
+        {"leeway", required_argument, NULL, 'L'},
+        {"jwks-min-refresh", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
-    struct dp_config cfg = {.title = "Demo portal"};
+    struct dp_config cfg = {.title = "Demo portal", .jwt_header = "Authorization",
+                            .leeway_s = 30, .jwks_min_refresh_s = 30};
     const char *listen = NULL;
     int threads = 1, opt, rc = 1;
     while ((opt = getopt_long(argc, argv, "l:t:n:qo:h", opts, NULL)) != -1) {
@@ -83,11 +94,21 @@ int main(int argc, char **argv)
         case 'n': threads = atoi(optarg); break;
         case 'q': cfg.quiet = 1; break;
         case 'o': cfg.other_url = optarg; break;
+        case 'J': cfg.jwks_url = optarg; break;
+        case 'A': cfg.audience = optarg; break;
+        case 'I': cfg.issuer = optarg; break;
+        case 'H': cfg.jwt_header = optarg; break;
+        case 'L': cfg.leeway_s = atoi(optarg); break;
+        case 'R': cfg.jwks_min_refresh_s = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!listen || optind != argc || threads < 1 || threads > DP_MAX_THREADS) {
+    if (!listen || optind != argc || threads < 1 || threads > DP_MAX_THREADS ||
+        cfg.leeway_s < 0 || cfg.leeway_s > 300 || cfg.jwks_min_refresh_s < 0 ||
+        !cfg.jwks_url != !cfg.audience || (cfg.issuer && !cfg.jwks_url)) {
+        if (!cfg.jwks_url != !cfg.audience)
+            fprintf(stderr, "demo-portal: --jwks-url and --audience go together\n");
         usage(stderr);
         return 2;
     }
@@ -116,6 +137,8 @@ int main(int argc, char **argv)
     }
 
     struct event *sigterm = NULL, *sigint = NULL;
+    if (cfg.jwks_url && dp_jwks_start(&cfg) != 0)
+        return 2;
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
     if (threads > 1)
         flags |= LEV_OPT_REUSEABLE_PORT;
@@ -173,6 +196,7 @@ int main(int argc, char **argv)
     event_base_dispatch(workers[0].base);
     for (int i = 1; i < nworkers; i++)
         pthread_join(workers[i].thread, NULL);
+    dp_jwt_thread_cleanup();
     rc = 0;
 out:
     if (sigterm)
@@ -185,5 +209,6 @@ out:
         evconnlistener_free(workers[i].listener);
         event_base_free(workers[i].base);
     }
+    dp_jwks_stop();
     return rc;
 }

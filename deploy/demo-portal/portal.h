@@ -32,6 +32,13 @@ struct dp_config {
     const char *title;     /* "Operator portal", "Self-Service Portal", ... */
     const char *other_url; /* link to the other portal on the HTML page, or NULL */
     int quiet;             /* no per-request log line on stderr */
+    /* Token verification (jwks.c, jwt.c); off while jwks_url is NULL. */
+    const char *jwks_url;  /* http://HOST:PORT/PATH of the issuer's JWKS */
+    const char *audience;  /* required "aud" (string or array member) */
+    const char *issuer;    /* required "iss", or NULL: not checked */
+    const char *jwt_header; /* request header carrying "Bearer <jwt>" (Authorization) */
+    int leeway_s;          /* clock skew allowed on exp/nbf */
+    int jwks_min_refresh_s; /* an unknown kid re-fetches the JWKS at most this often */
 };
 
 /* One header of the current request: offsets into dp_request.arena, each NUL-terminated. */
@@ -104,6 +111,12 @@ struct dp_conn {
     int interval_ms;
     /* WebSocket */
     int ws_paused;           /* reading stopped because output is over DP_OUT_HIGH */
+    /* Token verification waiting for a JWKS (re)fetch (jwt.c): the request is complete and
+     * nothing was written yet; c->timer polls until the fetch ends or the deadline. */
+    int jwt_parked;
+    int jwt_waited;          /* already waited once: answer with what we have */
+    uint64_t jwt_attempts;   /* dp_jwks_attempts() when parked */
+    int64_t jwt_deadline_ms; /* monotonic */
 };
 
 /* http.c */
@@ -143,6 +156,61 @@ enum dp_endpoint dp_endpoint_classify(const char *path, enum http_method method)
 void dp_endpoint_dispatch(struct dp_conn *c);
 /* Integer query parameter <key> or <def> when absent or not a number. */
 long long dp_query_int(const char *query, const char *key, long long def);
+
+/* jwks.c — the issuer's keys, fetched by a background thread */
+/* One verification key from the JWKS: the algorithm is the key's, never the token's. */
+struct dp_key {
+    char kid[128];
+    char alg[8];             /* "ES256" or "RS256" */
+    EVP_PKEY *pkey;          /* public key, owned */
+};
+/* An immutable set of keys, shared by the worker threads under a reference count. */
+struct dp_keyset {
+    int refs;                /* under the jwks.c lock */
+    uint64_t generation;     /* 1 for the first successful fetch, +1 per later one */
+    size_t nkeys;
+    struct dp_key *keys;
+};
+/* Starts the fetcher thread (first fetch at once, retried until it succeeds, then every
+ * 300 s and on request). Returns 0, or -1 with a message on stderr (bad URL, no thread). */
+int dp_jwks_start(const struct dp_config *cfg);
+/* Stops and joins the fetcher, frees the current set. Safe when never started. */
+void dp_jwks_stop(void);
+/* The current keys with a reference the caller drops with dp_keyset_unref, or NULL when no
+ * fetch has succeeded yet. */
+struct dp_keyset *dp_jwks_get(void);
+void dp_keyset_unref(struct dp_keyset *ks);
+/* The key named <kid> in <ks>, or NULL. Borrowed from <ks>. */
+const struct dp_key *dp_keyset_find(const struct dp_keyset *ks, const char *kid);
+/* Asks the fetcher for a new fetch (a token named an unknown kid). Honoured at most once per
+ * cfg->jwks_min_refresh_s; returns 1 when a fetch is on its way, 0 when rate-limited. */
+int dp_jwks_refresh(void);
+/* Fetch attempts finished so far (successful or not): a parked request waits for a change. */
+uint64_t dp_jwks_attempts(void);
+/* Strict base64url (RFC 7515 §2: no padding, no whitespace, canonical trailing bits) of the
+ * <n> characters at <s> into <out> (room for <cap> bytes). Returns the length or -1. */
+long dp_b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap);
+/* Monotonic milliseconds. */
+int64_t dp_now_ms(void);
+
+/* jwt.c — verification of the forwarded token */
+enum dp_jwt_status {
+    DP_JWT_NONE = 0,         /* no token in the request */
+    DP_JWT_VERIFIED,
+    DP_JWT_REJECTED,
+    DP_JWT_WAIT,             /* park the request: the JWKS is being (re)fetched */
+};
+struct dp_jwt_result {
+    enum dp_jwt_status status;
+    char error[200];         /* DP_JWT_REJECTED: why (never token bytes) */
+    struct json_t *claims;   /* DP_JWT_VERIFIED: the payload, a new reference */
+};
+/* Verifies the token of <c>'s current request (cfg->jwt_header, "Bearer" scheme).
+ * Returns DP_JWT_WAIT only once per request (c->jwt_waited), after arranging the wait. */
+void dp_jwt_check(struct dp_conn *c, struct dp_jwt_result *res);
+void dp_jwt_result_clear(struct dp_jwt_result *res);
+/* Frees this thread's cache of verified tokens (at thread exit). */
+void dp_jwt_thread_cleanup(void);
 
 /* websocket.c */
 /* Validates the upgrade and answers 101 (then state DP_WEBSOCKET) or an error. */

@@ -1,15 +1,23 @@
 /* gateway/endpoints/oauth.c — the OAuth2 endpoints for API accounts:
  *   POST /oauth/token       client_credentials grant (RFC 6749 §4.4), errors per §5.2
- *   POST /oauth/introspect  RFC 7662 (an account learns about its own tokens only)
- *   POST /oauth/revoke      RFC 7009 (an account revokes its own tokens)
+ *   POST /oauth/introspect  RFC 7662 (an account learns about its own tokens only; an
+ *                           application manager about any API account's token)
+ *   POST /oauth/revoke      RFC 7009 (an account revokes its own tokens; an application
+ *                           manager any API account's token)
  * Client authentication: HTTP Basic with form-urlencoded id and secret (§2.3.1) or
  * client_secret_post, never both. Failed authentications are throttled per client_id and per
  * client address (auth/throttle, own key space) with one async Redis round trip before the
  * attempt; the secret check, minting and Redis writes run as one job on the auth work pool
- * (gateway/services.h), never on the event loop. Secrets and tokens are never logged (token
- * fingerprints only) and are wiped from memory after use.
+ * (gateway/services.h), never on the event loop. Introspection and revocation without client
+ * credentials but with a session cookie are for application managers: the call must come
+ * from onegate's own origin (a form POST is a "simple" cross-site request, so Origin or
+ * Sec-Fetch-Site must be present and same-origin), then one session lookup decides.
+ * Secrets and tokens are never logged (token fingerprints only) and are wiped from memory
+ * after use.
  */
 #include "gateway/endpoints/token_endpoints.h"
+
+#include <stdbool.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +33,9 @@
 #include "auth/jwt_verify.h"
 #include "auth/throttle.h"
 #include "auth/token_store.h"
+#include "gateway/endpoints/origin.h"
 #include "gateway/http/request.h"
+#include "gateway/identify.h"
 #include "gateway/log.h"
 #include "gateway/services.h"
 #include "gateway/tokens.h"
@@ -40,7 +50,9 @@ struct oauth_req {
     struct gw_req *r;
     enum oauth_op op;
     const struct gw_config *cfg;    /* borrowed from r (alive until we respond) */
-    char client_id[ID_MAX + 1];
+    char client_id[ID_MAX + 1];     /* the authenticated API account (not for managers) */
+    bool manager;                   /* an application manager's session, not a client */
+    char actor[96];                 /* managers: "person:<id>", for logs */
     char *secret;                   /* wiped and freed as soon as it was checked */
     char *scope;                    /* requested scope, NULL when absent */
     char *token;                    /* introspect / revoke */
@@ -385,7 +397,7 @@ static void do_introspect(struct oauth_req *o, struct auth_dir *d)
     json_t *inactive = json_pack("{s:b}", "active", 0);
     int rc = auth_jwt_verify(o->cfg->jwt.keyset, &vo, o->token, strlen(o->token), &c, err,
                              sizeof err);
-    if (rc || strcmp(c->client_id, o->client_id) != 0) {
+    if (rc || (!o->manager && strcmp(c->client_id, o->client_id) != 0)) {
         set_json(o, 200, inactive);
         goto out;
     }
@@ -430,7 +442,7 @@ static void do_revoke(struct oauth_req *o, struct auth_dir *d)
         o->status = 200;
         return;
     }
-    if (strcmp(c->client_id, o->client_id) != 0) {
+    if (!o->manager && strcmp(c->client_id, o->client_id) != 0) {
         set_error(o, 400, "unauthorized_client", "the token was not issued to this client");
         goto out;
     }
@@ -444,7 +456,8 @@ static void do_revoke(struct oauth_req *o, struct auth_dir *d)
     }
     char fp[9];
     auth_jwt_fingerprint(o->token, strlen(o->token), fp);
-    GW_LOG(GW_LOG_INFO, "oauth: token %s of %s revoked", fp, c->client_id);
+    GW_LOG(GW_LOG_INFO, "oauth: token %s of %s revoked%s%s", fp, c->client_id,
+           o->manager ? " by " : "", o->manager ? o->actor : "");
     o->status = 200;
 out:
     auth_jwt_claims_unref(c);
@@ -496,6 +509,21 @@ static void oauth_job(struct auth_dir *d, const char *why, void *arg)
     sodium_memzero(o->secret, strlen(o->secret));
 }
 
+/* Introspection or revocation for an application manager (session checked on the loop). */
+static void manager_job(struct auth_dir *d, const char *why, void *arg)
+{
+    struct oauth_req *o = arg;
+    if (!d) {
+        set_error(o, 503, "temporarily_unavailable", "the directory is unavailable");
+        return;
+    }
+    o->status = 0;
+    if (o->op == OP_INTROSPECT)
+        do_introspect(o, d);
+    else
+        do_revoke(o, d);
+}
+
 static void oauth_done(void *arg, int status)
 {
     struct oauth_req *o = arg;
@@ -533,6 +561,81 @@ static void on_throttle(int rc, uint32_t wait_ms, void *arg)
         set_error(o, 503, "temporarily_unavailable", "the server is busy; retry shortly");
         finish(o);
     }
+}
+
+/* ---- application managers (event loop) ---- */
+
+static void on_manager_session(struct gw_req *r, int rc, const struct auth_session_info *info,
+                               void *arg)
+{
+    struct oauth_req *o = arg;
+    if (rc == AUTH_SESSION_EREDIS || rc == AUTH_SESSION_ENOMEM) {
+        set_error(o, 503, "temporarily_unavailable", "the session store is unavailable");
+        finish(o);
+        return;
+    }
+    if (rc != 0) {
+        set_error(o, 401, "invalid_client", "authentication required (client credentials or "
+                  "an application manager's session)");
+        finish(o);
+        return;
+    }
+    bool manager = false;
+    for (size_t i = 0; i < info->nroles && !manager; i++)
+        manager = !strcmp(info->roles[i], "application_manager");
+    if (!manager) {
+        GW_LOG(GW_LOG_INFO, "oauth: person %s without application_manager refused (request %s)",
+               info->person_id, gw_req_request_id(r));
+        set_error(o, 403, "access_denied", "this needs the role 'application_manager'");
+        finish(o);
+        return;
+    }
+    snprintf(o->actor, sizeof o->actor, "person:%s", info->person_id);
+    struct gw_services *svc = gw_services_get();
+    if (!svc || gw_services_dir_submit(svc, gw_req_base(r), o->actor, manager_job, oauth_done,
+                                       o) != 0) {
+        set_error(o, 503, "temporarily_unavailable", "the server is busy; retry shortly");
+        finish(o);
+    }
+}
+
+/* Introspection or revocation by an application manager's session: same-origin only (the
+ * request must say so: Origin or Sec-Fetch-Site), then the session decides. Takes <token>
+ * (copies it); answers <r>. */
+static void start_manager(struct gw_req *r, enum oauth_op op, const char *token)
+{
+    char why[200];
+    if (!gw_req_header(r, "origin") && !gw_req_header(r, "sec-fetch-site")) {
+        respond_error_now(r, 403, "access_denied", "a session-authenticated call must be "
+                          "same-origin (send Origin or Sec-Fetch-Site)");
+        return;
+    }
+    if (gw_origin_check(r, why, sizeof why) != 0) {
+        respond_error_now(r, 403, "access_denied", why);
+        return;
+    }
+    struct oauth_req *o = calloc(1, sizeof *o);
+    if (!o || !(o->token = strdup(token))) {
+        free(o);
+        respond_error_now(r, 500, "server_error", "out of memory");
+        return;
+    }
+    o->r = r;
+    o->op = op;
+    o->cfg = r->wc->cfg;
+    o->manager = true;
+    snprintf(o->ip, sizeof o->ip, "%s", gw_req_client_ip(r));
+    gw_identify_session(r, on_manager_session, o);
+}
+
+/* True when <r> carries onegate's session cookie (any value). */
+static bool has_session_cookie(struct gw_req *r)
+{
+    char name[64];
+    const char *v;
+    size_t n;
+    gw_identify_cookie_name(r, name, sizeof name);
+    return gw_req_cookie(r, name, &v, &n);
 }
 
 /* ---- request handling (event loop) ---- */
@@ -577,6 +680,10 @@ static void on_body(struct gw_req *r, const char *body, size_t len, void *arg)
         }
     } else if (!f.v[P_TOKEN] || !*f.v[P_TOKEN]) {
         respond_error_now(r, 400, "invalid_request", "token is missing");
+        goto out;
+    }
+    if (op != OP_TOKEN && !basic && !f.v[P_ID] && !f.v[P_SECRET] && has_session_cookie(r)) {
+        start_manager(r, op, f.v[P_TOKEN]);
         goto out;
     }
     const char *id = basic ? bid : f.v[P_ID];

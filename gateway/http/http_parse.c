@@ -8,9 +8,6 @@
 /* Exported by libhttp_parser 2.9 but missing from its header (LIBRARY-FACTS.md). */
 int http_message_needs_eof(const http_parser *parser);
 
-_Static_assert(sizeof(http_parser) + sizeof(void *) * 2 <= sizeof(((struct gw_hp_chunked *)0)->opaque),
-               "gw_hp_chunked opaque storage too small");
-
 struct head_ctx {
     struct gw_hp_head *h;
     struct gw_hp_field *fields;
@@ -123,18 +120,53 @@ int gw_hp_parse_head(bool is_request, const char *buf, size_t len, bool response
     return 0;
 }
 
-/* ---- chunked bodies ---- */
+/* ---- chunked bodies ----
+ *
+ * http-parser 2.9.4 as Debian builds it (without HTTP_PARSER_STRICT) takes ANY two bytes after
+ * a chunk's data as its CRLF ("5\r\nhelloXX0\r\n\r\n" parses), any byte after the CR of a
+ * chunk-size line or of the empty line ending the trailers as its LF, bare LF in trailer lines
+ * and control bytes in chunk extensions. So the decoder walks the raw framing bytes itself and
+ * only hands them to the parser once they are proven well-formed: the parser is fed the
+ * chunk-size line, then exactly the chunk's data (size from on_chunk_header), then the CRLF we
+ * checked, then the trailer lines we checked. The state below survives any split of the input
+ * across calls, down to one byte per call. */
+
+enum chunk_phase {
+    CH_SIZE_LINE,       /* chunk-size [ext] up to CR (parser checks the hex and ';') */
+    CH_SIZE_LF,         /* the CR was seen: the next byte must be LF */
+    CH_DATA,            /* <remaining> bytes of chunk data */
+    CH_DATA_CR,         /* CRLF after the data */
+    CH_DATA_LF,
+    CH_TRAILER_START,   /* start of a trailer line or of the final empty line */
+    CH_TRAILER_LINE,    /* inside a trailer field line, up to CR */
+    CH_TRAILER_LF,      /* CR of a trailer line seen: LF must follow */
+    CH_FINAL_LF,        /* CR of the final empty line seen: LF must follow */
+};
 
 struct chunked_state {
     http_parser p;
     gw_hp_data_cb *cb;
     void *arg;
+    uint64_t remaining;         /* data bytes left in the current chunk (CH_DATA) */
+    uint8_t phase;              /* enum chunk_phase */
+    bool header_seen;           /* on_chunk_header fired for the line just fed */
 };
+
+_Static_assert(sizeof(struct chunked_state) <= sizeof(((struct gw_hp_chunked *)0)->opaque),
+               "gw_hp_chunked opaque storage too small");
 
 static int ch_on_body(http_parser *p, const char *at, size_t len)
 {
     struct chunked_state *s = (struct chunked_state *)p;
     return s->cb(s->arg, at, len) ? 1 : 0;
+}
+
+static int ch_on_chunk_header(http_parser *p)
+{
+    struct chunked_state *s = (struct chunked_state *)p;
+    s->remaining = p->content_length;           /* this chunk's size */
+    s->header_seen = true;
+    return 0;
 }
 
 static int ch_on_complete(http_parser *p)
@@ -147,6 +179,7 @@ static int ch_on_complete(http_parser *p)
 
 static const http_parser_settings chunk_settings = {
     .on_body = ch_on_body,
+    .on_chunk_header = ch_on_chunk_header,
     .on_message_complete = ch_on_complete,
 };
 
@@ -168,6 +201,25 @@ void gw_hp_chunked_init(struct gw_hp_chunked *c, bool is_request)
     http_parser_execute(&s->p, &chunk_settings, h, strlen(h));
 }
 
+/* Runs the parser over buf[0..len), all of which must be consumed. Returns 0 or -1. */
+static int ch_exec(struct chunked_state *s, struct gw_hp_chunked *c, const char *buf, size_t len)
+{
+    size_t n = http_parser_execute(&s->p, &chunk_settings, buf, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&s->p);
+    if (e == HPE_PAUSED && c->done)
+        return n == len ? 0 : -1;
+    if (e != HPE_OK || n != len)
+        return -1;
+    return 0;
+}
+
+/* A byte allowed inside a chunk-size line (after the size: extensions) or a trailer line:
+ * visible ASCII, SP, HTAB, obs-text. No CTL, so no bare CR or LF. */
+static bool line_byte_ok(unsigned char b)
+{
+    return b == '\t' || (b >= 0x20 && b != 0x7f);
+}
+
 ssize_t gw_hp_chunked_feed(struct gw_hp_chunked *c, const char *buf, size_t len,
                            gw_hp_data_cb *cb, void *arg)
 {
@@ -176,11 +228,83 @@ ssize_t gw_hp_chunked_feed(struct gw_hp_chunked *c, const char *buf, size_t len,
         return 0;
     s->cb = cb;
     s->arg = arg;
-    size_t n = http_parser_execute(&s->p, &chunk_settings, buf, len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&s->p);
-    if (e == HPE_PAUSED && c->done)
-        return (ssize_t)n;
-    if (e != HPE_OK)
-        return -1;
-    return (ssize_t)n;
+    size_t i = 0;
+    while (i < len && !c->done) {
+        const unsigned char b = (unsigned char)buf[i];
+        size_t take = 1;                        /* bytes of buf checked in this step */
+        switch ((enum chunk_phase)s->phase) {
+        case CH_SIZE_LINE: {
+            /* Check up to (and including) the CR in one go; the parser judges the digits. */
+            size_t j = i;
+            while (j < len && buf[j] != '\r') {
+                if (!line_byte_ok((unsigned char)buf[j]))
+                    return -1;
+                j++;
+            }
+            if (j < len) {
+                j++;                            /* the CR */
+                s->phase = CH_SIZE_LF;
+            }
+            take = j - i;
+            break;
+        }
+        case CH_SIZE_LF:
+            if (b != '\n')
+                return -1;
+            s->header_seen = false;
+            if (ch_exec(s, c, buf + i, 1) < 0 || !s->header_seen)
+                return -1;
+            s->phase = s->remaining ? CH_DATA : CH_TRAILER_START;
+            i++;
+            continue;
+        case CH_DATA: {
+            size_t avail = len - i;
+            take = s->remaining < avail ? (size_t)s->remaining : avail;
+            s->remaining -= take;
+            if (s->remaining == 0)
+                s->phase = CH_DATA_CR;
+            break;
+        }
+        case CH_DATA_CR:
+            if (b != '\r')
+                return -1;
+            s->phase = CH_DATA_LF;
+            break;
+        case CH_DATA_LF:
+            if (b != '\n')
+                return -1;
+            s->phase = CH_SIZE_LINE;
+            break;
+        case CH_TRAILER_START:
+            if (b == '\r') {
+                s->phase = CH_FINAL_LF;
+                break;
+            }
+            if (b == ' ' || b == '\t' || !line_byte_ok(b))
+                return -1;                      /* obs-fold or a control byte */
+            s->phase = CH_TRAILER_LINE;
+            break;
+        case CH_TRAILER_LINE:
+            if (b == '\r')
+                s->phase = CH_TRAILER_LF;
+            else if (!line_byte_ok(b))
+                return -1;
+            break;
+        case CH_TRAILER_LF:
+            if (b != '\n')
+                return -1;
+            s->phase = CH_TRAILER_START;
+            break;
+        case CH_FINAL_LF:
+            if (b != '\n')
+                return -1;
+            if (ch_exec(s, c, buf + i, 1) < 0 || !c->done)
+                return -1;
+            return (ssize_t)(i + 1);
+        }
+        if (take && ch_exec(s, c, buf + i, take) < 0)
+            return -1;
+        i += take;
+    }
+    return (ssize_t)i;
 }

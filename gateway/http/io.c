@@ -130,6 +130,17 @@ int gw_io_flush_ready(struct gw_io *io)
     return 0;
 }
 
+bool gw_io_input_pending(const struct gw_io *io)
+{
+    if (!io->inited)
+        return false;
+    if (evbuffer_get_length(io->in) > 0)
+        return true;
+    /* EVLIST_ACTIVE: readiness polled in this pass, callback queued behind the one running. */
+    return io->rd_on &&
+           (io->rev.ev_evcallback.evcb_flags & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER)) != 0;
+}
+
 void gw_io_read_on(struct gw_io *io, bool on)
 {
     if (on == io->rd_on || !io->inited)

@@ -71,4 +71,11 @@ void gw_io_write_on(struct gw_io *io, bool on);
 static inline size_t gw_io_out_len(const struct gw_io *io) { return evbuffer_get_length(io->out); }
 static inline size_t gw_io_in_len(const struct gw_io *io) { return evbuffer_get_length(io->in); }
 
+/* True when the connection has input we have not looked at: bytes already in its input
+ * buffer, or its read event was reported ready by the poll of the loop pass now running and
+ * its callback has not run yet. No system call: it reads the event's public flags
+ * (event2/event_struct.h), which libevent sets when it queues the callback. Used to refuse a
+ * pooled connection that an upstream wrote to (or closed) while it sat idle. */
+bool gw_io_input_pending(const struct gw_io *io);
+
 #endif

@@ -164,8 +164,13 @@ static int pump_body(struct gw_req *r)
             size_t before = evbuffer_get_length(out);
             ssize_t k = gw_hp_chunked_feed(&r->body_ch, v.iov_base, v.iov_len, chunk_out, out);
             if (k < 0) {
-                drop_upstream(r);
-                gw_request_error(r, 400, "malformed chunked request body", false);
+                /* The upstream connection is dropped (never pooled) and the client closed. */
+                if (!r->responded) {
+                    drop_upstream(r);
+                    gw_request_error(r, 400, "malformed chunked request body", false);
+                } else {
+                    abort_client(r, "malformed chunked request body");
+                }
                 return -1;
             }
             evbuffer_drain(in, (size_t)k);
@@ -551,10 +556,24 @@ static void tunnel_upstream_data(struct gw_req *r, bool eof)
     }
 }
 
+/* May a request that died unanswered on a reused connection be sent again on a fresh one?
+ * Only idempotent methods (RFC 9110 §9.2.2), as nginx's proxy_next_upstream does without
+ * "non_idempotent": GET, HEAD, OPTIONS, TRACE, PUT, DELETE. POST, PATCH, LOCK... never: the
+ * upstream may have acted on the first copy before the connection broke. */
+static bool method_retryable(const char *m)
+{
+    static const char *const ok[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (!strcmp(m, ok[i]))
+            return true;
+    return false;
+}
+
 static void retry_fresh(struct gw_req *r)
 {
     /* A reused keep-alive connection died before answering (the upstream closed it as we
-     * sent): retry once on a new connection; safe because nothing of a body was streamed. */
+     * sent): retry once on a new connection. Only for idempotent methods without a body
+     * (method_retryable): nothing was streamed and sending it twice changes nothing. */
     struct gw_upconn *uc = r->uc;
     r->uc = NULL;
     gw_pool_release(uc, false);
@@ -668,7 +687,7 @@ static void process_response(struct gw_req *r, bool eof)
             if (!eof)
                 return;
             if (!r->resp_any_byte && r->uc->uses > 1 && !r->retried_reuse &&
-                r->body == GW_BODY_NONE) {
+                r->body == GW_BODY_NONE && method_retryable(r->method)) {
                 retry_fresh(r);
                 return;
             }

@@ -1,5 +1,15 @@
 /* gateway/http/upstream_pool.c — per-worker keep-alive connections to upstream servers:
- * connect, hand out, take back, idle limits and idle-close detection, wait queue. */
+ * connect, hand out, take back, idle limits and idle-close detection, wait queue.
+ *
+ * Idle rule (docs/ARCHITECTURE-ENGINE.md, "Upstream keep-alive pool"): a connection given back
+ * while fewer than max_idle_per_server are idle is pooled for idle_timeout_ms. One given back
+ * while max_idle_per_server or more are idle is pooled too, as surplus, but for at most
+ * GW_POOL_SURPLUS_MS: a burst's extra connections survive the next burst a moment later instead
+ * of being closed and reopened, and are closed once a quiet second shows they are not needed.
+ * At most max_idle_per_server idle connections ever hold the long timer (a long timer is only
+ * given when the idle count, after adding, stays within the limit), so after GW_POOL_SURPLUS_MS
+ * without reuse the pool is back within max_idle_per_server. max_connections_per_server stays
+ * a hard cap: keeping a connection never opens one. */
 #include "gateway/http/upstream_pool.h"
 
 #include <errno.h>
@@ -10,6 +20,9 @@
 #include <unistd.h>
 
 #include "gateway/http/request.h"
+
+/* How long an idle connection above max_idle_per_server is kept for reuse. */
+#define GW_POOL_SURPLUS_MS 1000u
 
 struct gw_upserver *gw_upserver_get(struct gw_worker *w, const struct gw_addr *addr,
                                     const struct gw_upstream_conf *u)
@@ -175,8 +188,15 @@ void gw_pool_dequeue(struct gw_upserver *s, struct gw_req *r)
 
 int gw_pool_acquire(struct gw_upserver *s, struct gw_req *r, bool fresh, struct gw_upconn **out)
 {
-    if (!fresh && s->idle) {
+    while (!fresh && s->idle) {
         struct gw_upconn *uc = s->idle;
+        if (gw_io_input_pending(&uc->io)) {
+            /* The upstream wrote to (or closed) this idle connection and its read event is
+             * queued behind us in this loop pass: whatever it sent belongs to no request of
+             * ours, and handing it out would make it the next request's response. */
+            uc_destroy(uc);
+            continue;
+        }
         idle_unlink(uc);
         uc->state = GW_UC_BUSY;
         uc->req = r;
@@ -226,8 +246,12 @@ void gw_pool_release(struct gw_upconn *uc, bool reusable)
 {
     struct gw_upserver *s = uc->srv;
     uc->req = NULL;
-    if (reusable && uc->state == GW_UC_BUSY && !s->w->draining && s->nidle < s->max_idle &&
+    if (reusable && uc->state == GW_UC_BUSY && !s->w->draining && s->max_idle > 0 &&
         gw_io_in_len(&uc->io) == 0 && gw_io_out_len(&uc->io) == 0) {
+        /* within the limit: the full idle timeout; above it: surplus, closed soon */
+        uint32_t ms = s->idle_timeout_ms;
+        if (s->nidle >= s->max_idle && (ms == 0 || ms > GW_POOL_SURPLUS_MS))
+            ms = GW_POOL_SURPLUS_MS;
         uc->state = GW_UC_IDLE;
         gw_io_write_on(&uc->io, false);
         gw_io_read_on(&uc->io, true);       /* idle-close detection */
@@ -237,7 +261,7 @@ void gw_pool_release(struct gw_upconn *uc, bool reusable)
             s->idle->prev = uc;
         s->idle = uc;
         s->nidle++;
-        gw_upconn_timer(uc, s->idle_timeout_ms);
+        gw_upconn_timer(uc, ms);
     } else {
         if (uc->state == GW_UC_IDLE)
             idle_unlink(uc);

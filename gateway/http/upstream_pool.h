@@ -61,8 +61,9 @@ int gw_pool_acquire(struct gw_upserver *s, struct gw_req *r, bool fresh, struct 
 /* Removes <r> from its server's wait queue (no-op when not queued). */
 void gw_pool_dequeue(struct gw_upserver *s, struct gw_req *r);
 
-/* Gives a BUSY connection back: pooled when <reusable> and there is room, else closed. Then
- * serves the next waiter of that server, if any. */
+/* Gives a BUSY connection back: pooled when <reusable> (and pooling is on: max_idle > 0),
+ * else closed. Within max_idle it idles for idle_timeout_ms; above max_idle it is kept as
+ * surplus for at most 1 s (see upstream_pool.c). Then serves the next waiter, if any. */
 void gw_pool_release(struct gw_upconn *uc, bool reusable);
 
 /* (Re)arms the connection's timer; 0 disarms. */

@@ -18,7 +18,12 @@ GIB = 1 << 30
 MIB = 1 << 20
 BIG = h.scaled(GIB, 256 * MIB)
 MEDIUM = h.scaled(64 * MIB, 32 * MIB)
-RSS_GROWTH_LIMIT_KIB = 64 * 1024
+# The requirement (issue 2) is checked in the normal build: under 64 MiB of growth. Under ASan
+# the allocator keeps freed chunks in its quarantine and size-class caches and maps shadow
+# memory for every new heap region, so RSS there measures ASan as much as onegate (runs on a
+# loaded machine saw ~90 MiB for the same transfer that stays at ~3 MiB without ASan); the
+# sanitized run keeps a looser bound that still catches a body being buffered whole.
+RSS_GROWTH_LIMIT_KIB = h.scaled(64 * 1024, 160 * 1024)
 
 
 class Streaming(h.E2ECase):

@@ -4,7 +4,9 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -165,6 +167,68 @@ START_TEST(failing_thread_init_fails_new)
 }
 END_TEST
 
+/* Each job reads its pool thread's nice value (getpriority on the thread's own tid). */
+struct prio_item {
+    int nice, err;
+    pid_t tid;
+};
+
+static void job_prio(void *tctx, void *arg)
+{
+    struct prio_item *it = arg;
+    it->tid = gettid();
+    errno = 0;
+    it->nice = getpriority(PRIO_PROCESS, (id_t)it->tid);
+    it->err = errno;
+}
+
+static int prio_done;
+
+static void done_prio(void *arg, int status)
+{
+    ck_assert_int_eq(status, 0);
+    if (++prio_done == 4)
+        event_base_loopbreak(g_base);
+}
+
+/* Runs 4 jobs on a 2-thread pool with <nice>; checks every pool thread's nice value against
+ * <want> and that the calling thread kept <base>. */
+static void check_pool_nice(int nice, int want, int base)
+{
+    g_base = event_base_new();
+    struct auth_work_pool_opts o = { .nthreads = 2, .nice = nice };
+    struct auth_work_pool *pool = NULL;
+    char err[128] = "";
+    ck_assert_int_eq(auth_work_pool_new(&o, &pool, err, sizeof(err)), 0);
+    struct prio_item items[4] = { { 0 } };
+    prio_done = 0;
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(auth_work_submit(pool, job_prio, done_prio, &items[i], g_base), 0);
+    event_base_dispatch(g_base);
+    ck_assert_int_eq(prio_done, 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(items[i].err, 0);
+        ck_assert_int_ne(items[i].tid, gettid());
+        ck_assert_int_eq(items[i].nice, want);
+    }
+    /* the event loop's thread keeps the process's priority */
+    ck_assert_int_eq(getpriority(PRIO_PROCESS, (id_t)gettid()), base);
+    auth_work_pool_free(pool);
+    event_base_free(g_base);
+    g_base = NULL;
+}
+
+START_TEST(pool_threads_run_at_configured_nice)
+{
+    /* the test may itself run niced (ctest under nice): a pool never raises priority */
+    int base = getpriority(PRIO_PROCESS, (id_t)gettid());
+    ck_assert_int_lt(base, 17);
+    check_pool_nice(10, base > 10 ? base : 10, base);
+    check_pool_nice(17, 17, base);
+    check_pool_nice(0, base, base);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("work_pool");
@@ -172,6 +236,7 @@ int main(void)
     tcase_add_test(tc, jobs_run_off_loop_and_complete_on_loop);
     tcase_add_test(tc, bounded_queue_and_shutdown_cancels_waiting);
     tcase_add_test(tc, failing_thread_init_fails_new);
+    tcase_add_test(tc, pool_threads_run_at_configured_nice);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

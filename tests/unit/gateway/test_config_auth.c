@@ -84,6 +84,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(cfg->auth.argon2_parallelism, 1);
     ck_assert_uint_eq(cfg->auth.work_threads, 2);
     ck_assert_uint_eq(cfg->auth.work_queue_max, 1024);
+    ck_assert_uint_eq(cfg->auth.work_nice, 10);
     gw_config_free(cfg);
 }
 END_TEST
@@ -97,7 +98,7 @@ START_TEST(explicit_values)
     snprintf(yaml, sizeof yaml, MINIMAL
              "admin:\n  prefix: /manage/\n  bootstrap_token_file: %s\n"
              "auth:\n  argon2id: { memory_kib: 65536, iterations: 3, parallelism: 1 }\n"
-             "  work_threads: 4\n  work_queue_max: 10\n", path);
+             "  work_threads: 4\n  work_queue_max: 10\n  work_nice: 0\n", path);
     struct gw_config *cfg = expect_ok(yaml);
     ck_assert_str_eq(cfg->admin.prefix, "/manage/");
     ck_assert_str_eq(cfg->admin.bootstrap_token, TOKEN);
@@ -106,6 +107,7 @@ START_TEST(explicit_values)
     ck_assert_uint_eq(cfg->auth.argon2_iterations, 3);
     ck_assert_uint_eq(cfg->auth.work_threads, 4);
     ck_assert_uint_eq(cfg->auth.work_queue_max, 10);
+    ck_assert_uint_eq(cfg->auth.work_nice, 0);
     gw_config_free(cfg);
     remove_tmpdir();
 }
@@ -195,7 +197,7 @@ START_TEST(auth_errors)
 {
     expect_error(MINIMAL "auth:\n  threads: 2\n",
                  "t.yaml:9:3: unknown key 'threads' in auth (expected argon2id, work_threads, "
-                 "work_queue_max)");
+                 "work_queue_max, work_nice)");
     expect_error(MINIMAL "auth:\n  argon2id: { m: 1 }\n",
                  "t.yaml:9:15: unknown key 'm' in auth.argon2id (expected memory_kib, "
                  "iterations, parallelism)");
@@ -211,6 +213,10 @@ START_TEST(auth_errors)
                  "t.yaml:9:17: work_threads out of range: 0 (expected 1..64)");
     expect_error(MINIMAL "auth:\n  work_queue_max: -1\n",
                  "t.yaml:9:19: work_queue_max must not be negative (got -1)");
+    expect_error(MINIMAL "auth:\n  work_nice: 20\n",
+                 "t.yaml:9:14: work_nice out of range: 20 (expected 0..19)");
+    expect_error(MINIMAL "auth:\n  work_nice: -5\n",
+                 "t.yaml:9:14: work_nice must not be negative (got -5)");
     expect_error(MINIMAL "auth: 3\n", "t.yaml:8:7: expected a mapping for auth, got '3'");
     expect_error(MINIMAL "auth:\n  argon2id: []\n",
                  "t.yaml:9:13: expected a mapping for argon2id, got a list");

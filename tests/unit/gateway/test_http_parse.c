@@ -121,6 +121,85 @@ START_TEST(chunked_errors)
 }
 END_TEST
 
+/* Feeds <body> in three pieces cut at <a> and <b> (a <= b). Returns the bytes consumed when
+ * the body ended, -1 on a framing error, -2 when the input ran out before the end. */
+static ssize_t feed_cut(bool req, const char *body, size_t len, size_t a, size_t b,
+                        struct sink *s)
+{
+    struct gw_hp_chunked c;
+    gw_hp_chunked_init(&c, req);
+    s->len = 0;
+    const size_t cuts[4] = { 0, a, b, len };
+    size_t total = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t off = cuts[k], end = cuts[k + 1];
+        while (off < end && !c.done) {
+            ssize_t n = gw_hp_chunked_feed(&c, body + off, end - off, collect, s);
+            if (n < 0)
+                return -1;
+            if (n == 0 && !c.done)
+                return -3;                      /* no progress without an end: a bug */
+            off += (size_t)n;
+            total += (size_t)n;
+        }
+        if (c.done)
+            return (ssize_t)total;
+    }
+    return -2;
+}
+
+/* Every split of the input into three pieces, including one byte at a time at each point. */
+START_TEST(chunked_valid_every_split)
+{
+    const char *body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nGET /next";
+    size_t len = strlen(body), framed = len - strlen("GET /next");
+    for (int req = 0; req < 2; req++)
+        for (size_t a = 0; a <= len; a++)
+            for (size_t b = a; b <= len; b++) {
+                struct sink s = {0};
+                ssize_t n = feed_cut(req, body, len, a, b, &s);
+                ck_assert_msg(n == (ssize_t)framed, "cut %zu/%zu: %zd", a, b, n);
+                ck_assert(s.len == 11 && !memcmp(s.buf, "hello world", 11));
+            }
+}
+END_TEST
+
+/* http-parser 2.9.4 alone accepts every one of these (any two bytes as the CRLF after data,
+ * any byte as the LF after a CR, bare LF and CTLs in extensions and trailers). */
+static const char *const bad_chunked[] = {
+    "5\r\nhelloXX0\r\n\r\n",
+    "5\r\nhello\rX0\r\n\r\n",
+    "5\r\nhelloX\n0\r\n\r\n",
+    "5\r\nhello\n\r0\r\n\r\n",
+    "5\r\nhello0\r\n\r\n",
+    "5\r\nhello\r\n0\r\n\rX",
+    "5\r\nhello\r\n0\r\n\r\r",
+    "5\r\nhello\r\n0\r\n\n",
+    "5\rXhello\r\n0\r\n\r\n",
+    "5;a\nb\r\nhello\r\n0\r\n\r\n",
+    "5;a\x01\r\nhello\r\n0\r\n\r\n",
+    "0\r\nT: x\rX\r\n\r\n",
+    "0\r\nT: x\nU: y\r\n\r\n",
+    "0\r\n folded\r\n\r\n",
+    "0\rX\r\n",
+};
+
+START_TEST(chunked_bad_crlf_every_split)
+{
+    for (size_t t = 0; t < sizeof bad_chunked / sizeof *bad_chunked; t++) {
+        const char *body = bad_chunked[t];
+        size_t len = strlen(body);
+        for (int req = 0; req < 2; req++)
+            for (size_t a = 0; a <= len; a++)
+                for (size_t b = a; b <= len; b++) {
+                    struct sink s = {0};
+                    ssize_t n = feed_cut(req, body, len, a, b, &s);
+                    ck_assert_msg(n == -1, "case %zu cut %zu/%zu: %zd", t, a, b, n);
+                }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http_parse");
@@ -131,6 +210,8 @@ int main(void)
     tcase_add_test(t, chunked_exact_end);
     tcase_add_test(t, chunked_byte_by_byte);
     tcase_add_test(t, chunked_errors);
+    tcase_add_test(t, chunked_valid_every_split);
+    tcase_add_test(t, chunked_bad_crlf_every_split);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
