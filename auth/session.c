@@ -1,7 +1,9 @@
 /* auth/session.c — sessions in Redis (see session.h): cookie and key derivation, the create,
  * touch, logout and revoke scripts, and their sync/async callers. The per-request path is
- * auth_session_touch: one EVALSHA that reads the session and the person card it names (same
- * {dir} slot), checks expiry and status, and refreshes the idle TTL only every refresh_ms.
+ * auth_session_touch: one round trip, either the touch script (reads the session and the
+ * person card it names, same {dir} slot, checks expiry and status, refreshes the idle TTL
+ * only every refresh_ms) on a miss of the worker's cache or when a refresh is due, or, on a
+ * hit, two pipelined HMGETs of the same keys decided here with the same rules.
  * Creation stamps times with Redis' clock (TIME); the per-request touch passes the gateway's
  * clock instead (cheaper), so instances must be NTP-synchronised. */
 #include "auth/session.h"
