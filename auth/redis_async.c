@@ -196,6 +196,8 @@ struct auth_redis_async {
     char prefix[AUTH_REDIS_PREFIX_MAX + 1];
     size_t pending, max_pending;
     struct auth_redis_async_stats st;
+    void *ext;                          /* companion object (auth_redis_async_set_ext) */
+    void (*ext_free)(void *);
 };
 
 struct auth_redis_call {
@@ -322,7 +324,20 @@ void auth_redis_async_free(struct auth_redis_async *a)
     if (!a)
         return;
     conn_fini(&a->conn);
+    if (a->ext && a->ext_free)
+        a->ext_free(a->ext);        /* after the pending calls were failed */
     free(a);
+}
+
+void *auth_redis_async_ext(const struct auth_redis_async *a)
+{
+    return a->ext;
+}
+
+void auth_redis_async_set_ext(struct auth_redis_async *a, void *ext, void (*ext_free)(void *))
+{
+    a->ext = ext;
+    a->ext_free = ext_free;
 }
 
 const char *auth_redis_async_prefix(const struct auth_redis_async *a)

@@ -77,6 +77,12 @@ struct auth_redis_async_stats {
 void auth_redis_async_get_stats(const struct auth_redis_async *a,
                                 struct auth_redis_async_stats *out);
 
+/* One companion object per client, owned by it from then on and freed (by <ext_free>) in
+ * auth_redis_async_free after the pending calls were failed. The session touch keeps its
+ * per-worker cache here (auth/session.c). Same thread as the client. */
+void *auth_redis_async_ext(const struct auth_redis_async *a);
+void auth_redis_async_set_ext(struct auth_redis_async *a, void *ext, void (*ext_free)(void *));
+
 /* Sends one command (binary-safe argv, <lens> may be NULL for C strings); the arguments are
  * copied before returning. Pipelining is simply issuing several calls. <call> (may be NULL)
  * receives the handle for cancellation. Returns 0, AUTH_REDIS_ECONNECT (down),

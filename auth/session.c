@@ -1,7 +1,9 @@
 /* auth/session.c — sessions in Redis (see session.h): cookie and key derivation, the create,
  * touch, logout and revoke scripts, and their sync/async callers. The per-request path is
- * auth_session_touch: one EVALSHA that reads the session and the person card it names (same
- * {dir} slot), checks expiry and status, and refreshes the idle TTL only every refresh_ms.
+ * auth_session_touch: one round trip, either the touch script (reads the session and the
+ * person card it names, same {dir} slot, checks expiry and status, refreshes the idle TTL
+ * only every refresh_ms) on a miss of the worker's cache or when a refresh is due, or, on a
+ * hit, two pipelined HMGETs of the same keys decided here with the same rules.
  * Creation stamps times with Redis' clock (TIME); the per-request touch passes the gateway's
  * clock instead (cheaper), so instances must be NTP-synchronised. */
 #include "auth/session.h"
@@ -261,20 +263,27 @@ static bool b64url_char(unsigned char c)
            c == '-' || c == '_';
 }
 
-int auth_session_key(const struct auth_sessions *ss, const char *cookie, size_t len,
-                     char key[AUTH_SESSION_KEY_MAX])
+/* auth_session_key, also handing out the SHA-256 of the cookie (<md>, 32 bytes). */
+static int session_key_md(const struct auth_sessions *ss, const char *cookie, size_t len,
+                          char key[AUTH_SESSION_KEY_MAX], unsigned char *md)
 {
     if (!cookie || len != AUTH_SESSION_COOKIE_LEN)
         return AUTH_SESSION_EINVAL;
     for (size_t i = 0; i < len; i++)
         if (!b64url_char((unsigned char)cookie[i]))
             return AUTH_SESSION_EINVAL;
-    unsigned char md[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(md, (const unsigned char *)cookie, len);
     size_t pl = strlen(ss->k_sess);
     memcpy(key, ss->k_sess, pl);
-    sodium_bin2hex(key + pl, AUTH_SESSION_KEY_MAX - pl, md, sizeof(md));
+    sodium_bin2hex(key + pl, AUTH_SESSION_KEY_MAX - pl, md, crypto_hash_sha256_BYTES);
     return 0;
+}
+
+int auth_session_key(const struct auth_sessions *ss, const char *cookie, size_t len,
+                     char key[AUTH_SESSION_KEY_MAX])
+{
+    unsigned char md[crypto_hash_sha256_BYTES];
+    return session_key_md(ss, cookie, len, key, md);
 }
 
 void auth_session_fingerprint(const char *key, char fp[AUTH_SESSION_FP_LEN + 1])
@@ -365,6 +374,79 @@ fail:
     return rc;
 }
 
+/* ---- the per-worker touch cache ----
+ * Direct-mapped, TCACHE_SLOTS entries, on the auth_redis_async of the worker (one thread, no
+ * locks), indexed by the SHA-256 of the cookie (the full digest is compared). It only decides
+ * which round trip a touch takes: every answer still comes from Redis. A colliding session
+ * replaces the entry (bounded memory: ~100 bytes x 4096 per worker). */
+#define TCACHE_SLOTS 4096u
+
+struct tcache_ent {
+    unsigned char kh[32];
+    const struct auth_sessions *ss;     /* compared only, never dereferenced */
+    long long exp, seen;                /* absolute expiry, last refresh (ms) */
+    char pid[40];
+    char fp[AUTH_SESSION_FP_LEN + 1];
+    bool used;
+};
+
+struct tcache {
+    struct tcache_ent e[TCACHE_SLOTS];
+};
+
+static struct tcache *tcache_of(struct auth_redis_async *ra)
+{
+    struct tcache *c = auth_redis_async_ext(ra);
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (c)
+            auth_redis_async_set_ext(ra, c, free);
+    }
+    return c;
+}
+
+static struct tcache_ent *tcache_slot(struct tcache *c, const unsigned char kh[32])
+{
+    uint32_t h;
+    memcpy(&h, kh, sizeof(h));
+    return &c->e[h & (TCACHE_SLOTS - 1)];
+}
+
+/* The entry of <op>'s session, or NULL. */
+static struct tcache_ent *tcache_find(const struct auth_session_op *op)
+{
+    struct tcache *c = auth_redis_async_ext(op->ra_);
+    if (!c)
+        return NULL;
+    struct tcache_ent *e = tcache_slot(c, op->kh_);
+    if (!e->used || e->ss != op->ss_ || memcmp(e->kh, op->kh_, sizeof(e->kh)) != 0)
+        return NULL;
+    return e;
+}
+
+static void tcache_drop(const struct auth_session_op *op)
+{
+    struct tcache_ent *e = tcache_find(op);
+    if (e)
+        e->used = false;
+}
+
+static void tcache_put(const struct auth_session_op *op, const char *pid, long long exp,
+                       long long seen)
+{
+    struct tcache *c = tcache_of(op->ra_);
+    if (!c || strlen(pid) >= sizeof(c->e[0].pid))
+        return;
+    struct tcache_ent *e = tcache_slot(c, op->kh_);
+    memcpy(e->kh, op->kh_, sizeof(e->kh));
+    e->ss = op->ss_;
+    e->exp = exp;
+    e->seen = seen;
+    snprintf(e->pid, sizeof(e->pid), "%s", pid);
+    memcpy(e->fp, op->fp_, sizeof(e->fp));
+    e->used = true;
+}
+
 /* ---- async ---- */
 
 static const char *elem_str(const struct auth_reply *rep, size_t i)
@@ -372,6 +454,51 @@ static const char *elem_str(const struct auth_reply *rep, size_t i)
     const struct auth_reply *e = auth_reply_elem(rep, i);
     const char *s = e ? auth_reply_str(e, NULL) : NULL;
     return s ? s : "";
+}
+
+static bool elem_nil(const struct auth_reply *rep, size_t i)
+{
+    const struct auth_reply *e = auth_reply_elem(rep, i);
+    return !e || auth_reply_type(e) != AUTH_REPLY_STRING;
+}
+
+/* Parses the card fields into <in> (roles "a,b,c" split into a vector kept on the stack when
+ * small) and runs the callback. <card>: {login, name, email, roles, ssp, caller, version} from
+ * element <at> of <rep>. */
+static void deliver(struct auth_session_op *op, struct auth_session_info *in,
+                    const struct auth_reply *rep, size_t at)
+{
+    auth_session_touch_cb *cb = (auth_session_touch_cb *)op->cb_;
+    in->login = elem_str(rep, at);
+    in->name = elem_str(rep, at + 1);
+    in->email = elem_str(rep, at + 2);
+    const char *roles = elem_str(rep, at + 3);
+    in->ssp_access = elem_str(rep, at + 4)[0] == '1';
+    in->is_caller = elem_str(rep, at + 5)[0] == '1';
+    in->person_version = strtoull(elem_str(rep, at + 6), NULL, 10);
+    size_t rlen = strlen(roles), n = rlen ? 1 : 0;
+    for (const char *p = roles; *p; p++)
+        n += *p == ',';
+    size_t need = n * sizeof(char *) + rlen + 1;
+    _Alignas(max_align_t) char stack[512];
+    char *blk = need <= sizeof(stack) ? stack : malloc(need);
+    if (!blk) {
+        cb(AUTH_SESSION_ENOMEM, NULL, op->arg_);
+        return;
+    }
+    const char **rv = (const char **)blk;
+    char *copy = blk + n * sizeof(char *);
+    memcpy(copy, roles, rlen + 1);
+    size_t k = 0;
+    for (char *tok = copy, *save = NULL; (tok = strtok_r(tok, ",", &save)); tok = NULL)
+        if (k < n)
+            rv[k++] = tok;
+    in->roles = rv;
+    in->nroles = k;
+    memcpy(in->fingerprint, op->fp_, sizeof(in->fingerprint));
+    cb(0, in, op->arg_);
+    if (blk != stack)
+        free(blk);
 }
 
 static void touch_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
@@ -384,6 +511,7 @@ static void touch_reply(int rc, const struct auth_reply *rep, const char *msg, v
         return;
     }
     if (auth_reply_type(rep) == AUTH_REPLY_NIL) {
+        tcache_drop(op);
         cb(AUTH_SESSION_ENOTFOUND, NULL, op->arg_);
         return;
     }
@@ -399,35 +527,86 @@ static void touch_reply(int rc, const struct auth_reply *rep, const char *msg, v
     in.expires_ms = atoll(elem_str(rep, 4));
     in.last_seen_ms = atoll(elem_str(rep, 5));
     in.refreshed = elem_str(rep, 6)[0] == '1';
-    in.login = elem_str(rep, 7);
-    in.name = elem_str(rep, 8);
-    in.email = elem_str(rep, 9);
-    const char *roles = elem_str(rep, 10);
-    in.ssp_access = elem_str(rep, 11)[0] == '1';
-    in.is_caller = elem_str(rep, 12)[0] == '1';
-    in.person_version = strtoull(elem_str(rep, 13), NULL, 10);
     in.portal = elem_str(rep, 14);
-    /* Roles "a,b,c" -> vector; one block for pointers and the copy. */
-    size_t rlen = strlen(roles), n = rlen ? 1 : 0;
-    for (const char *p = roles; *p; p++)
-        n += *p == ',';
-    char *blk = malloc(n * sizeof(char *) + rlen + 1);
-    if (!blk) {
-        cb(AUTH_SESSION_ENOMEM, NULL, op->arg_);
+    tcache_put(op, in.person_id, in.expires_ms, in.last_seen_ms);
+    /* reply order: login name email roles ssp caller version at 7..13 */
+    deliver(op, &in, rep, 7);
+}
+
+/* Fast path, first reply: HMGET <session> pid sid pv auth exp seen portal. */
+static void fast_sess_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
+{
+    struct auth_session_op *op = arg;
+    auth_session_touch_cb *cb = (auth_session_touch_cb *)op->cb_;
+    op->call_ = NULL;
+    int fail = 0;
+    if (rc || auth_reply_len(rep) != 7) {
+        fail = AUTH_SESSION_EREDIS;
+    } else if (elem_nil(rep, 0) || strcmp(elem_str(rep, 0), op->pid_) != 0 ||
+               elem_nil(rep, 4) || op->now_ >= atoll(elem_str(rep, 4))) {
+        /* gone (logout, revocation, idle TTL), or past its absolute expiry (the key dies
+         * by its TTL at that time too: the script never sets it beyond exp) */
+        tcache_drop(op);
+        fail = AUTH_SESSION_ENOTFOUND;
+    } else if (strlen(elem_str(rep, 1)) >= sizeof(op->sid_) ||
+               strlen(elem_str(rep, 6)) >= sizeof(op->portal_)) {
+        fail = AUTH_SESSION_EREDIS;
+    }
+    if (fail) {
+        auth_redis_call_cancel(op->call2_);
+        op->call2_ = NULL;
+        cb(fail, NULL, op->arg_);
         return;
     }
-    const char **rv = (const char **)blk;
-    char *copy = blk + n * sizeof(char *);
-    memcpy(copy, roles, rlen + 1);
-    size_t k = 0;
-    for (char *tok = copy, *save = NULL; (tok = strtok_r(tok, ",", &save)); tok = NULL)
-        if (k < n)
-            rv[k++] = tok;
-    in.roles = rv;
-    in.nroles = k;
-    memcpy(in.fingerprint, op->fp_, sizeof(in.fingerprint));
-    cb(0, &in, op->arg_);
-    free(blk);
+    snprintf(op->sid_, sizeof(op->sid_), "%s", elem_str(rep, 1));
+    op->pv_ = strtoull(elem_str(rep, 2), NULL, 10);
+    op->auth_ = atoll(elem_str(rep, 3));
+    op->exp_ = atoll(elem_str(rep, 4));
+    op->seen_ = atoll(elem_str(rep, 5));
+    snprintf(op->portal_, sizeof(op->portal_), "%s", elem_str(rep, 6));
+}
+
+/* Fast path, second reply: HMGET <card> status login name email roles ssp caller version. */
+static void fast_card_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
+{
+    struct auth_session_op *op = arg;
+    auth_session_touch_cb *cb = (auth_session_touch_cb *)op->cb_;
+    op->call2_ = NULL;
+    if (op->call_) {            /* the session's answer is still due (its timer fired late) */
+        auth_redis_call_cancel(op->call_);
+        op->call_ = NULL;
+        cb(AUTH_SESSION_EREDIS, NULL, op->arg_);
+        return;
+    }
+    if (rc || auth_reply_len(rep) != 8) {
+        cb(AUTH_SESSION_EREDIS, NULL, op->arg_);
+        return;
+    }
+    if (elem_nil(rep, 0) || strcmp(elem_str(rep, 0), "active") != 0) {
+        /* deleted, archived, anonymized: refused now; the next touch takes the script,
+         * which also deletes the session */
+        tcache_drop(op);
+        cb(AUTH_SESSION_ENOTFOUND, NULL, op->arg_);
+        return;
+    }
+    struct tcache_ent *e = tcache_find(op);
+    if (e && op->seen_ > e->seen)
+        e->seen = op->seen_;    /* refreshed meanwhile by another worker or instance */
+    /* the callback may free <op> (and with it these fields) before it is done with <in> */
+    char sid[sizeof(op->sid_)], pid[sizeof(op->pid_)], portal[sizeof(op->portal_)];
+    memcpy(sid, op->sid_, sizeof(sid));
+    memcpy(pid, op->pid_, sizeof(pid));
+    memcpy(portal, op->portal_, sizeof(portal));
+    struct auth_session_info in = { 0 };
+    in.sid = sid;
+    in.person_id = pid;
+    in.login_person_version = op->pv_;
+    in.auth_time_ms = op->auth_;
+    in.expires_ms = op->exp_;
+    in.last_seen_ms = op->seen_;
+    in.refreshed = false;
+    in.portal = portal;
+    deliver(op, &in, rep, 1);
 }
 
 int auth_session_touch(const struct auth_sessions *ss, struct auth_redis_async *ra,
@@ -435,20 +614,48 @@ int auth_session_touch(const struct auth_sessions *ss, struct auth_redis_async *
                        struct auth_session_op *op, auth_session_touch_cb *cb, void *arg)
 {
     char key[AUTH_SESSION_KEY_MAX];
-    if (auth_session_key(ss, cookie, len, key) != 0)
+    if (session_key_md(ss, cookie, len, key, op->kh_) != 0)
         return AUTH_SESSION_EINVAL;
     op->cb_ = (void *)cb;
     op->arg_ = arg;
     op->call_ = NULL;
-    auth_session_fingerprint(key, op->fp_);
-    const char *keys[1] = { key };
+    op->call2_ = NULL;
+    op->ss_ = ss;
+    op->ra_ = ra;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char now[24];
-    snprintf(now, sizeof(now), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-    const char *args[5] = { ss->k_card, ss->idle, ss->refresh, portal ? portal : "", now };
-    int rc = auth_redis_async_eval(ra, &script_touch, 1, keys, 5, args, NULL, touch_reply, op,
+    op->now_ = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    const struct tcache_ent *e = tcache_find(op);
+    if (e)
+        memcpy(op->fp_, e->fp, sizeof(op->fp_));
+    else
+        auth_session_fingerprint(key, op->fp_);
+    int rc;
+    if (e && op->now_ - e->seen < (long long)ss->o.refresh_ms && op->now_ < e->exp) {
+        /* fast path: two plain reads in one round trip, no Lua */
+        snprintf(op->pid_, sizeof(op->pid_), "%s", e->pid);
+        char card[AUTH_SESSION_KEY_MAX];
+        snprintf(card, sizeof(card), "%s%s", ss->k_card, op->pid_);
+        const char *sv[] = { "HMGET", key, "pid", "sid", "pv", "auth", "exp", "seen",
+                             "portal" };
+        const char *cv[] = { "HMGET", card, "status", "login", "name", "email", "roles", "ssp",
+                             "caller", "version" };
+        rc = auth_redis_async_cmd_argv(ra, 9, sv, NULL, fast_sess_reply, op, &op->call_);
+        if (rc == 0) {
+            rc = auth_redis_async_cmd_argv(ra, 10, cv, NULL, fast_card_reply, op, &op->call2_);
+            if (rc) {
+                auth_redis_call_cancel(op->call_);
+                op->call_ = NULL;
+            }
+        }
+    } else {
+        const char *keys[1] = { key };
+        char now[24];
+        snprintf(now, sizeof(now), "%lld", op->now_);
+        const char *args[5] = { ss->k_card, ss->idle, ss->refresh, portal ? portal : "", now };
+        rc = auth_redis_async_eval(ra, &script_touch, 1, keys, 5, args, NULL, touch_reply, op,
                                    &op->call_);
+    }
     if (rc)
         return rc == AUTH_REDIS_ENOMEM ? AUTH_SESSION_ENOMEM : AUTH_SESSION_EREDIS;
     return 0;
@@ -477,6 +684,7 @@ int auth_session_logout(const struct auth_sessions *ss, struct auth_redis_async 
     op->cb_ = (void *)cb;
     op->arg_ = arg;
     op->call_ = NULL;
+    op->call2_ = NULL;
     const char *keys[1] = { key };
     const char *args[3] = { ss->k_card, ss->k_events, "logout" };
     int rc = auth_redis_async_eval(ra, &script_logout, 1, keys, 3, args, NULL, done_reply, op,
@@ -498,6 +706,7 @@ int auth_session_revoke_all_async(const struct auth_sessions *ss, struct auth_re
     op->cb_ = (void *)cb;
     op->arg_ = arg;
     op->call_ = NULL;
+    op->call2_ = NULL;
     const char *keys[1] = { idx };
     const char *args[5] = { ss->k_sess, ss->k_events, person_id,
                             reason ? reason : "sessions_revoke", "" };
@@ -513,6 +722,10 @@ void auth_session_op_cancel(struct auth_session_op *op)
     if (op && op->call_) {
         auth_redis_call_cancel(op->call_);
         op->call_ = NULL;
+    }
+    if (op && op->call2_) {
+        auth_redis_call_cancel(op->call2_);
+        op->call2_ = NULL;
     }
 }
 

@@ -572,6 +572,250 @@ START_TEST(index_pruned_of_expired_sessions)
 }
 END_TEST
 
+/* ---- the cache hit path (auth/session.c: plain HMGETs instead of the script) ---- */
+
+/* calls of <cmd> ("evalsha", "hmget") so far, from INFO commandstats */
+static long long cmd_calls(const char *cmd)
+{
+    struct auth_reply *rep = NULL;
+    ck_assert_int_eq(auth_redis_cmd(r, &rep, err, sizeof(err), "INFO", "commandstats", NULL), 0);
+    char pat[64];
+    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", cmd);
+    const char *s = strstr(auth_reply_str(rep, NULL), pat);
+    long long n = s ? atoll(s + strlen(pat)) : 0;
+    auth_reply_free(rep);
+    return n;
+}
+
+static void set_field(const char *key, const char *field, const char *val)
+{
+    struct auth_reply *rep = NULL;
+    ck_assert_int_eq(auth_redis_cmd(r, &rep, err, sizeof(err), "HSET", key, field, val, NULL), 0);
+    auth_reply_free(rep);
+}
+
+START_TEST(hit_path_same_answer_no_script)
+{
+    struct auth_sessions *ss = mksessions(0, 0, 0);
+    struct auth_person *p = mkperson("hit");
+    struct auth_session_created c;
+    mksession(ss, p, &c);
+    struct touch_res a = touch(ss, c.cookie, NULL);     /* miss: the script fills the cache */
+    ck_assert_int_eq(a.rc, 0);
+    long long ev = cmd_calls("evalsha"), hm = cmd_calls("hmget");
+    struct touch_res b = touch(ss, c.cookie, "operator");
+    ck_assert_int_eq(b.rc, 0);
+    ck_assert_int_eq(cmd_calls("evalsha"), ev);         /* no script on a hit */
+    ck_assert_int_eq(cmd_calls("hmget"), hm + 2);       /* session + card */
+    ck_assert_str_eq(b.sid, a.sid);
+    ck_assert_str_eq(b.pid, p->id);
+    ck_assert_str_eq(b.login, "hit");
+    ck_assert_str_eq(b.roles, "operator;");
+    ck_assert_str_eq(b.fp, a.fp);
+    ck_assert_str_eq(b.portal, "ssp");                  /* recorded only on refresh */
+    ck_assert(!b.refreshed);
+    ck_assert(b.ssp);
+    ck_assert_int_eq(b.exp, c.expires_ms);
+    ck_assert_int_eq(b.auth, c.auth_time_ms);
+    ck_assert_uint_eq(b.version, a.version);
+    ck_assert_uint_eq(b.login_version, p->version);
+    /* a card change shows on the next (hit) touch */
+    char card[128];
+    snprintf(card, sizeof(card), "og:{dir}:p:%s", p->id);
+    set_field(card, "roles", "auditor,operator");
+    set_field(card, "ssp", "0");
+    b = touch(ss, c.cookie, NULL);
+    ck_assert_int_eq(b.rc, 0);
+    ck_assert_str_eq(b.roles, "auditor;operator;");
+    ck_assert(!b.ssp);
+    ck_assert_int_eq(cmd_calls("evalsha"), ev);
+    auth_person_free(p);
+    auth_sessions_free(ss);
+}
+END_TEST
+
+START_TEST(hit_path_sees_revocation)
+{
+    struct auth_sessions *ss = mksessions(0, 0, 0);
+    struct auth_person *p = mkperson("hitrev");
+    struct auth_session_created c1, c2;
+    mksession(ss, p, &c1);
+    mksession(ss, p, &c2);
+    ck_assert_int_eq(touch(ss, c1.cookie, NULL).rc, 0);
+    ck_assert_int_eq(touch(ss, c2.cookie, NULL).rc, 0);
+    ck_assert_int_eq(touch(ss, c1.cookie, NULL).rc, 0);     /* hits */
+    ck_assert_int_eq(touch(ss, c2.cookie, NULL).rc, 0);
+    /* revoked by another process (admin, blocking client) while the cache holds both */
+    size_t n = 0;
+    ck_assert_int_eq(auth_session_revoke_sid(ss, r, p->id, c1.sid, err, sizeof(err)), 0);
+    long long ev = cmd_calls("evalsha");       /* the revocation was a script too */
+    ck_assert_int_eq(touch(ss, c1.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    ck_assert_int_eq(cmd_calls("evalsha"), ev);             /* decided on the hit path */
+    ck_assert_int_eq(touch(ss, c2.cookie, NULL).rc, 0);
+    ck_assert_int_eq(auth_session_revoke_all(ss, r, p->id, "test", &n, err, sizeof(err)), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(touch(ss, c2.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    ck_assert_int_eq(touch(ss, c2.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    auth_person_free(p);
+    auth_sessions_free(ss);
+}
+END_TEST
+
+START_TEST(hit_path_refuses_inactive_person)
+{
+    struct auth_sessions *ss = mksessions(0, 0, 0);
+    struct auth_person *a = mkperson("hitarch"), *d = mkperson("hitdel"),
+                       *raw = mkperson("hitraw");
+    struct auth_session_created ca, cd, cr;
+    mksession(ss, a, &ca);
+    mksession(ss, d, &cd);
+    mksession(ss, raw, &cr);
+    const char *ck[] = { ca.cookie, cd.cookie, cr.cookie };
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(touch(ss, ck[i], NULL).rc, 0);
+        ck_assert_int_eq(touch(ss, ck[i], NULL).rc, 0);
+    }
+    struct auth_revocation rev;
+    ck_assert_int_eq(auth_person_archive(dir, a->id, &rev, err, sizeof(err)), 0);
+    ck_assert_int_eq(auth_person_delete(dir, d->id, 0, &rev, err, sizeof(err)), 0);
+    long long ev = cmd_calls("evalsha");       /* after the directory's own scripts */
+    /* status changed behind the index's back: the session key is still there */
+    char card[128], key[AUTH_SESSION_KEY_MAX];
+    snprintf(card, sizeof(card), "og:{dir}:p:%s", raw->id);
+    set_field(card, "status", "archived");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(touch(ss, ck[i], NULL).rc, AUTH_SESSION_ENOTFOUND);
+    ck_assert_int_eq(cmd_calls("evalsha"), ev);
+    /* the entry was dropped: the next touch takes the script, which deletes the session */
+    session_key(ss, cr.cookie, key);
+    ck_assert_int_eq(redis_int("EXISTS", key, NULL), 1);
+    ck_assert_int_eq(touch(ss, cr.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    ck_assert_int_eq(cmd_calls("evalsha"), ev + 1);
+    ck_assert_int_eq(redis_int("EXISTS", key, NULL), 0);
+    auth_person_free(a);
+    auth_person_free(d);
+    auth_person_free(raw);
+    auth_sessions_free(ss);
+}
+END_TEST
+
+START_TEST(hit_path_absolute_expiry)
+{
+    /* the gateway checks the session's exp itself on a hit */
+    struct auth_sessions *ss = mksessions(0, 0, 0);
+    struct auth_person *p = mkperson("hitabs");
+    struct auth_session_created c;
+    mksession(ss, p, &c);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
+    long long ev = cmd_calls("evalsha");
+    char key[AUTH_SESSION_KEY_MAX], past[24];
+    session_key(ss, c.cookie, key);
+    snprintf(past, sizeof(past), "%lld", c.auth_time_ms - 1);
+    set_field(key, "exp", past);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    ck_assert_int_eq(cmd_calls("evalsha"), ev);
+    auth_person_free(p);
+    auth_sessions_free(ss);
+    /* and in real time: idle 1000 = absolute 1000, refresh 900: touches at ~100 ms steps are
+     * hits after the first; past the absolute expiry none succeeds */
+    ss = mksessions(1000, 1000, 900);
+    p = mkperson("hitabs2");
+    mksession(ss, p, &c);
+    long long start = mono_ms();
+    int ok = 0;
+    while (mono_ms() - start < 800) {
+        usleep(100 * 1000);
+        if (touch(ss, c.cookie, NULL).rc == 0)
+            ok++;
+    }
+    ck_assert_int_ge(ok, 5);
+    usleep(300 * 1000);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    auth_person_free(p);
+    auth_sessions_free(ss);
+}
+END_TEST
+
+START_TEST(hit_path_fails_closed)
+{
+    struct auth_sessions *ss = mksessions(0, 0, 0);
+    struct auth_person *p = mkperson("hitdown");
+    struct auth_session_created c;
+    mksession(ss, p, &c);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
+    /* stalled: both reads time out */
+    test_redis_pause(&srv);
+    struct touch_res t = touch(ss, c.cookie, NULL);
+    test_redis_resume(&srv);
+    ck_assert_int_eq(t.rc, AUTH_SESSION_EREDIS);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
+    /* a cancelled hit: its callback never runs */
+    struct touch_res never = { 0 };
+    struct auth_session_op op;
+    ck_assert_int_eq(auth_session_touch(ss, ra, c.cookie, AUTH_SESSION_COOKIE_LEN, NULL, &op,
+                                        touch_cb, &never), 0);
+    auth_session_op_cancel(&op);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
+    ck_assert_int_eq(never.calls, 0);
+    /* an error reply (the key holds something else): EREDIS, not "logged in" */
+    char key[AUTH_SESSION_KEY_MAX];
+    session_key(ss, c.cookie, key);
+    struct auth_reply *rep = NULL;
+    ck_assert_int_eq(auth_redis_cmd(r, &rep, err, sizeof(err), "DEL", key, NULL), 0);
+    auth_reply_free(rep);
+    ck_assert_int_eq(auth_redis_cmd(r, &rep, err, sizeof(err), "SET", key, "x", NULL), 0);
+    auth_reply_free(rep);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, AUTH_SESSION_EREDIS);
+    /* Redis gone: the hit fails closed, at once or by callback */
+    test_redis_kill(&srv);
+    t = touch(ss, c.cookie, NULL);
+    ck_assert_int_eq(t.rc, AUTH_SESSION_EREDIS);
+    auth_person_free(p);
+    auth_sessions_free(ss);
+}
+END_TEST
+
+/* the caller may free the op inside its callback (as gateway endpoints do) and still read
+ * <info> there: it must not point into the op (ASan catches it in the sanitized build) */
+struct freeing_res {
+    struct auth_session_op *op;
+    struct touch_res t;
+};
+
+static void freeing_cb(int rc, const struct auth_session_info *in, void *arg)
+{
+    struct freeing_res *f = arg;
+    free(f->op);
+    f->op = NULL;
+    touch_cb(rc, in, &f->t);
+}
+
+START_TEST(hit_path_op_freed_in_callback)
+{
+    struct auth_sessions *ss = mksessions(0, 0, 0);
+    struct auth_person *p = mkperson("hitfree");
+    struct auth_session_created c;
+    mksession(ss, p, &c);
+    for (int i = 0; i < 2; i++) {           /* miss (script), then hit */
+        struct freeing_res f = { .op = malloc(sizeof(struct auth_session_op)) };
+        ck_assert_ptr_nonnull(f.op);
+        ck_assert_int_eq(auth_session_touch(ss, ra, c.cookie, AUTH_SESSION_COOKIE_LEN, "ssp",
+                                            f.op, freeing_cb, &f), 0);
+        run_until(&f.t.calls, 1, 3000);
+        ck_assert_int_eq(f.t.calls, 1);
+        ck_assert_int_eq(f.t.rc, 0);
+        ck_assert_str_eq(f.t.pid, p->id);
+        ck_assert_str_eq(f.t.sid, c.sid);
+        ck_assert_str_eq(f.t.portal, "ssp");
+    }
+    auth_person_free(p);
+    auth_sessions_free(ss);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("session");
@@ -588,6 +832,12 @@ int main(void)
     tcase_add_test(tc, logout_revoke_and_events);
     tcase_add_test(tc, fail_closed_when_redis_stalls);
     tcase_add_test(tc, index_pruned_of_expired_sessions);
+    tcase_add_test(tc, hit_path_same_answer_no_script);
+    tcase_add_test(tc, hit_path_sees_revocation);
+    tcase_add_test(tc, hit_path_refuses_inactive_person);
+    tcase_add_test(tc, hit_path_absolute_expiry);
+    tcase_add_test(tc, hit_path_fails_closed);
+    tcase_add_test(tc, hit_path_op_freed_in_callback);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
