@@ -244,6 +244,36 @@ static void add_forwarded_node(struct gw_sbuf *o, const char *ip)
     }
 }
 
+/* "Via: <received values>, 1.1 <server_name>\r\n" (RFC 9110 §7.6.3). */
+static void add_via(struct gw_sbuf *o, const struct gw_hp_field *fs, size_t n,
+                    const char *server_name)
+{
+    gw_sbuf_adds(o, "Via: ");
+    if (join_values(o, fs, n, "via"))
+        gw_sbuf_add(o, ", ", 2);
+    gw_sbuf_adds(o, "1.1 ");
+    gw_sbuf_adds(o, server_name);
+    gw_sbuf_add(o, "\r\n", 2);
+}
+
+/* The framing header onegate declares for a body it forwards (none for GW_BODY_NONE and
+ * close-delimited bodies). */
+static void add_framing(struct gw_sbuf *o, enum gw_body_kind body, uint64_t content_length)
+{
+    switch (body) {
+    case GW_BODY_LENGTH:
+        gw_sbuf_add(o, "Content-Length: ", 16);
+        gw_sbuf_addu(o, content_length);
+        gw_sbuf_add(o, "\r\n", 2);
+        break;
+    case GW_BODY_CHUNKED:
+        gw_sbuf_adds(o, "Transfer-Encoding: chunked\r\n");
+        break;
+    default:
+        break;
+    }
+}
+
 void gw_headers_build_upstream(struct gw_sbuf *o, const struct gw_fwd_req *in)
 {
     gw_sbuf_add(o, in->method, in->method_len);
@@ -307,27 +337,12 @@ void gw_headers_build_upstream(struct gw_sbuf *o, const struct gw_fwd_req *in)
     gw_sbuf_adds(o, in->proto);
     gw_sbuf_add(o, "\r\n", 2);
 
-    gw_sbuf_adds(o, "Via: ");
-    if (join_values(o, fs, n, "via"))
-        gw_sbuf_add(o, ", ", 2);
-    gw_sbuf_adds(o, "1.1 ");
-    gw_sbuf_adds(o, in->server_name);
-    gw_sbuf_add(o, "\r\nX-Request-Id: ", 16);
+    add_via(o, fs, n, in->server_name);
+    gw_sbuf_add(o, "X-Request-Id: ", 14);
     gw_sbuf_adds(o, in->request_id);
     gw_sbuf_add(o, "\r\n", 2);
 
-    switch (in->body) {
-    case GW_BODY_LENGTH:
-        gw_sbuf_add(o, "Content-Length: ", 16);
-        gw_sbuf_addu(o, in->content_length);
-        gw_sbuf_add(o, "\r\n", 2);
-        break;
-    case GW_BODY_CHUNKED:
-        gw_sbuf_adds(o, "Transfer-Encoding: chunked\r\n");
-        break;
-    default:
-        break;
-    }
+    add_framing(o, in->body, in->content_length);
     if (in->upgrade_websocket)
         gw_sbuf_adds(o, "Connection: upgrade\r\nUpgrade: websocket\r\n");
     if (in->extra)
@@ -365,29 +380,13 @@ void gw_headers_build_response(struct gw_sbuf *o, const struct gw_fwd_resp *in)
             have_rid = true;
         add_field(o, f);
     }
-    gw_sbuf_adds(o, "Via: ");
-    if (join_values(o, in->fields, in->nfields, "via"))
-        gw_sbuf_add(o, ", ", 2);
-    gw_sbuf_adds(o, "1.1 ");
-    gw_sbuf_adds(o, in->server_name);
-    gw_sbuf_add(o, "\r\n", 2);
+    add_via(o, in->fields, in->nfields, in->server_name);
     if (!have_rid) {
         gw_sbuf_add(o, "X-Request-Id: ", 14);
         gw_sbuf_adds(o, in->request_id);
         gw_sbuf_add(o, "\r\n", 2);
     }
-    switch (in->body) {
-    case GW_BODY_LENGTH:
-        gw_sbuf_add(o, "Content-Length: ", 16);
-        gw_sbuf_addu(o, in->content_length);
-        gw_sbuf_add(o, "\r\n", 2);
-        break;
-    case GW_BODY_CHUNKED:
-        gw_sbuf_adds(o, "Transfer-Encoding: chunked\r\n");
-        break;
-    default:
-        break;
-    }
+    add_framing(o, in->body, in->content_length);
     if (in->upgrade)
         gw_sbuf_adds(o, "Connection: upgrade\r\n");
     else if (!in->keep_alive)
