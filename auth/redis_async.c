@@ -198,7 +198,11 @@ struct auth_redis_async {
     struct auth_redis_async_stats st;
     void *ext;                          /* companion object (auth_redis_async_set_ext) */
     void (*ext_free)(void *);
+    struct auth_redis_call *spare;      /* finished calls kept for reuse (no malloc per call) */
+    size_t nspare;
 };
+
+#define SPARE_CALLS_MAX 256
 
 struct auth_redis_call {
     struct auth_redis_async *a;
@@ -209,6 +213,7 @@ struct auth_redis_call {
     int argc;
     const char **argv;
     size_t *lens;
+    struct auth_redis_call *next_spare;
     /* followed by the deadline timer (struct event, event_get_struct_event_size() bytes) */
     _Alignas(max_align_t) unsigned char timer[];
 };
@@ -229,10 +234,19 @@ static void call_deliver(struct auth_redis_call *c, int rc, const redisReply *re
     cb(rc, (const struct auth_reply *)rep, msg, c->arg);
 }
 
+/* Ends <c>: back on its client's spare list, or freed. */
 static void call_free(struct auth_redis_call *c)
 {
+    struct auth_redis_async *a = c->a;
     event_del(call_timer(c));
     free(c->argv);      /* one block with lens and the strings */
+    c->argv = NULL;
+    if (a->nspare < SPARE_CALLS_MAX && !a->conn.freeing) {
+        c->next_spare = a->spare;
+        a->spare = c;
+        a->nspare++;
+        return;
+    }
     free(c);
 }
 
@@ -324,6 +338,11 @@ void auth_redis_async_free(struct auth_redis_async *a)
     if (!a)
         return;
     conn_fini(&a->conn);
+    while (a->spare) {
+        struct auth_redis_call *c = a->spare;
+        a->spare = c->next_spare;
+        free(c);
+    }
     if (a->ext && a->ext_free)
         a->ext_free(a->ext);        /* after the pending calls were failed */
     free(a);
@@ -366,9 +385,16 @@ void auth_redis_async_get_stats(const struct auth_redis_async *a,
 static struct auth_redis_call *call_new(struct auth_redis_async *a, auth_redis_async_cb *cb,
                                         void *arg)
 {
-    struct auth_redis_call *c = calloc(1, sizeof(*c) + event_get_struct_event_size());
-    if (!c)
-        return NULL;
+    struct auth_redis_call *c = a->spare;
+    if (c) {
+        a->spare = c->next_spare;
+        a->nspare--;
+        memset(c, 0, sizeof(*c));
+    } else {
+        c = calloc(1, sizeof(*c) + event_get_struct_event_size());
+        if (!c)
+            return NULL;
+    }
     c->a = a;
     c->cb = cb;
     c->arg = arg;
@@ -415,6 +441,29 @@ int auth_redis_async_cmd_argv(struct auth_redis_async *a, int argc, const char *
     if (rc == 0 && call)
         *call = c;
     return rc;
+}
+
+int auth_redis_async_cmd_resp(struct auth_redis_async *a, const char *cmd, size_t len,
+                              auth_redis_async_cb *cb, void *arg, struct auth_redis_call **call)
+{
+    if (call)
+        *call = NULL;
+    int rc = submit_check(a);
+    if (rc)
+        return rc;
+    struct auth_redis_call *c = call_new(a, cb, arg);
+    if (!c)
+        return AUTH_REDIS_ENOMEM;
+    if (redisAsyncFormattedCommand(a->conn.ac, on_reply, c, cmd, len) != REDIS_OK) {
+        call_free(c);
+        return AUTH_REDIS_ENOMEM;
+    }
+    a->pending++;
+    a->st.commands++;
+    event_add(call_timer(c), a->cmd_tv);
+    if (call)
+        *call = c;
+    return 0;
 }
 
 void auth_redis_script_sha(struct auth_redis_script *s)

@@ -91,6 +91,13 @@ int auth_redis_async_cmd_argv(struct auth_redis_async *a, int argc, const char *
                               const size_t *lens, auth_redis_async_cb *cb, void *arg,
                               struct auth_redis_call **call);
 
+/* Sends one command given in its wire form (RESP: "*<n>\r\n$<len>\r\n<arg>\r\n..."), copied
+ * before returning — for hot paths that build the command with memcpy instead of having it
+ * formatted per call. The caller vouches for the encoding: a malformed one desynchronises
+ * the connection. Returns as auth_redis_async_cmd_argv. */
+int auth_redis_async_cmd_resp(struct auth_redis_async *a, const char *cmd, size_t len,
+                              auth_redis_async_cb *cb, void *arg, struct auth_redis_call **call);
+
 /* EVALSHA <s>, re-sent as EVAL when the server answers NOSCRIPT (the script did not run, so
  * the retry is safe). Keys are C strings; args binary-safe (<arglens> NULL = C strings).
  * Returns as auth_redis_async_cmd_argv. */

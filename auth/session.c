@@ -393,8 +393,13 @@ fail:
 struct tcache_ent {
     unsigned char kh[32];
     const struct auth_sessions *ss;     /* compared only, never dereferenced */
-    long long exp, seen;                /* absolute expiry, last refresh (ms) */
+    long long seen;                     /* last refresh (ms) */
+    /* what never changes during a session's life: its person, handle, login time, the card
+     * version the login saw, the absolute expiry */
+    long long auth, exp;
+    unsigned long long pv;
     char pid[40];
+    char sid[AUTH_SESSION_SID_LEN + 1];
     char fp[AUTH_SESSION_FP_LEN + 1];
     bool used;
 };
@@ -440,18 +445,21 @@ static void tcache_drop(const struct auth_session_op *op)
         e->used = false;
 }
 
-static void tcache_put(const struct auth_session_op *op, const char *pid, long long exp,
-                       long long seen)
+static void tcache_put(const struct auth_session_op *op, const struct auth_session_info *in)
 {
     struct tcache *c = tcache_of(op->ra_);
-    if (!c || strlen(pid) >= sizeof(c->e[0].pid))
+    if (!c || strlen(in->person_id) >= sizeof(c->e[0].pid) ||
+        strlen(in->sid) >= sizeof(c->e[0].sid))
         return;
     struct tcache_ent *e = tcache_slot(c, op->kh_);
     memcpy(e->kh, op->kh_, sizeof(e->kh));
     e->ss = op->ss_;
-    e->exp = exp;
-    e->seen = seen;
-    snprintf(e->pid, sizeof(e->pid), "%s", pid);
+    e->seen = in->last_seen_ms;
+    e->auth = in->auth_time_ms;
+    e->exp = in->expires_ms;
+    e->pv = in->login_person_version;
+    snprintf(e->pid, sizeof(e->pid), "%s", in->person_id);
+    snprintf(e->sid, sizeof(e->sid), "%s", in->sid);
     memcpy(e->fp, op->fp_, sizeof(e->fp));
     e->used = true;
 }
@@ -587,41 +595,69 @@ static void touch_reply(int rc, const struct auth_reply *rep, const char *msg, v
     in.last_seen_ms = atoll(elem_str(rep, 5));
     in.refreshed = elem_str(rep, 6)[0] == '1';
     in.portal = elem_str(rep, 7);
-    tcache_put(op, in.person_id, in.expires_ms, in.last_seen_ms);
+    tcache_put(op, &in);
     deliver(op, &in, rep, 8);
 }
 
-/* The fast path's answer: HMGET <session> pid sid pv auth exp seen portal card. */
+/* The fast path's answer: HMGET <session> seen portal card. The rest of the session never
+ * changes and comes from the cache entry, copied into <op> when the command was sent. */
 static void fast_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
 {
     struct auth_session_op *op = arg;
     auth_session_touch_cb *cb = (auth_session_touch_cb *)op->cb_;
     op->call_ = NULL;
-    if (rc || auth_reply_len(rep) != 8) {
+    if (rc || auth_reply_len(rep) != 3) {
         cb(AUTH_SESSION_EREDIS, NULL, op->arg_);
         return;
     }
-    if (elem_nil(rep, 0) || strcmp(elem_str(rep, 0), op->pid_) != 0 ||
-        elem_nil(rep, 4) || op->now_ >= atoll(elem_str(rep, 4))) {
-        /* gone (logout, revocation, idle TTL), or past its absolute expiry (the key dies
-         * by its TTL at that time too: the script never sets it beyond exp) */
+    if (elem_nil(rep, 0)) {
+        /* gone: logout, revocation (also by the person's deletion, archiving or
+         * anonymization), idle TTL */
         tcache_drop(op);
         cb(AUTH_SESSION_ENOTFOUND, NULL, op->arg_);
         return;
     }
+    /* the callback may free <op> before it is done with <in> */
+    struct auth_session_op_fixed fx = op->fx_;
     struct auth_session_info in = { 0 };
-    in.sid = elem_str(rep, 1);
-    in.person_id = elem_str(rep, 0);
-    in.login_person_version = strtoull(elem_str(rep, 2), NULL, 10);
-    in.auth_time_ms = atoll(elem_str(rep, 3));
-    in.expires_ms = atoll(elem_str(rep, 4));
-    in.last_seen_ms = atoll(elem_str(rep, 5));
+    in.sid = fx.sid;
+    in.person_id = fx.pid;
+    in.login_person_version = fx.pv;
+    in.auth_time_ms = fx.auth;
+    in.expires_ms = fx.exp;
+    in.last_seen_ms = atoll(elem_str(rep, 0));
     in.refreshed = false;
-    in.portal = elem_str(rep, 6);
+    in.portal = elem_str(rep, 1);
     struct tcache_ent *e = tcache_find(op);
     if (e && in.last_seen_ms > e->seen)
         e->seen = in.last_seen_ms;  /* refreshed meanwhile by another worker or instance */
-    deliver(op, &in, rep, 7);
+    deliver(op, &in, rep, 2);
+}
+
+/* Writes the RESP form of HMGET <key> seen portal card into <out> (AUTH_SESSION_KEY_MAX + 64
+ * bytes). Returns its length. */
+static size_t fast_cmd(char *out, const char *key)
+{
+    static const char head[] = "*5\r\n$5\r\nHMGET\r\n$";
+    static const char tail[] = "\r\n$4\r\nseen\r\n$6\r\nportal\r\n$4\r\ncard\r\n";
+    size_t klen = strlen(key), n = 0;
+    memcpy(out, head, sizeof(head) - 1);
+    n += sizeof(head) - 1;
+    char num[24];
+    int nl = 0;
+    size_t v = klen;
+    do {
+        num[nl++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (nl)
+        out[n++] = num[--nl];
+    out[n++] = '\r';
+    out[n++] = '\n';
+    memcpy(out + n, key, klen);
+    n += klen;
+    memcpy(out + n, tail, sizeof(tail) - 1);
+    return n + sizeof(tail) - 1;
 }
 
 int auth_session_touch(const struct auth_sessions *ss, struct auth_redis_async *ra,
@@ -647,10 +683,14 @@ int auth_session_touch(const struct auth_sessions *ss, struct auth_redis_async *
     int rc;
     if (e && op->now_ - e->seen < (long long)ss->o.refresh_ms && op->now_ < e->exp) {
         /* fast path: one plain read, no Lua */
-        memcpy(op->pid_, e->pid, sizeof(op->pid_));
-        const char *sv[] = { "HMGET", key, "pid", "sid", "pv", "auth", "exp", "seen",
-                             "portal", "card" };
-        rc = auth_redis_async_cmd_argv(ra, 10, sv, NULL, fast_reply, op, &op->call_);
+        memcpy(op->fx_.pid, e->pid, sizeof(op->fx_.pid));
+        memcpy(op->fx_.sid, e->sid, sizeof(op->fx_.sid));
+        op->fx_.pv = e->pv;
+        op->fx_.auth = e->auth;
+        op->fx_.exp = e->exp;
+        char cmd[AUTH_SESSION_KEY_MAX + 64];
+        size_t n = fast_cmd(cmd, key);
+        rc = auth_redis_async_cmd_resp(ra, cmd, n, fast_reply, op, &op->call_);
     } else {
         const char *keys[1] = { key };
         char now[24];

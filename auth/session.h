@@ -142,14 +142,20 @@ struct auth_session_op {
     struct auth_redis_async *ra_;
     unsigned char kh_[32];                      /* SHA-256 of the cookie */
     long long now_;
-    char pid_[40];
+    struct auth_session_op_fixed {              /* fast path: from the cache entry */
+        char pid[40];
+        char sid[AUTH_SESSION_SID_LEN + 1];
+        unsigned long long pv;
+        long long auth, exp;
+    } fx_;
 };
 
 /* Checks the session named by <cookie> and refreshes its idle timeout when the last refresh
  * is older than refresh_ms (recording last seen and <portal>, may be NULL). One round trip:
  * the touch script (EVALSHA: the session and the person card itself) on a miss of the
  * worker's cache (kept on <ra>: session -> person id, absolute expiry, last refresh) or when
- * a refresh is due; otherwise one plain HMGET of the session, whose "card" field is the copy
+ * a refresh is due; otherwise one plain HMGET of the session's changing fields (seen, portal, card; the rest
+ * of a session never changes and is cached) — "card" being the copy
  * of the person card that every directory write updates in the same script as the card
  * (docs/DATA-MODEL.md, "Sessions"), decided here: a missing session, a person not active, or
  * a passed absolute expiry is ENOTFOUND, as with the script.

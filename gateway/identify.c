@@ -41,9 +41,19 @@ bool gw_req_cookie(const struct gw_req *r, const char *name, const char **val, s
 
 void gw_identify_cookie_name(const struct gw_req *r, char *out, size_t outlen)
 {
-    char name[GW_COOKIE_NAME_MAX];
-    gw_cookie_name(name, r->wc->cfg->sessions.cookie_name, gw_req_is_tls(r));
-    snprintf(out, outlen, "%s", name);
+    /* per request: memcpy, not snprintf */
+    static const char host[] = "__Host-";
+    const char *base = r->wc->cfg->sessions.cookie_name;
+    size_t bl = strlen(base), pl = gw_req_is_tls(r) ? sizeof(host) - 1 : 0;
+    if (!outlen)
+        return;
+    if (pl + bl >= outlen)
+        bl = pl >= outlen ? 0 : outlen - 1 - pl;
+    if (pl >= outlen)
+        pl = outlen - 1;
+    memcpy(out, host, pl);
+    memcpy(out + pl, base, bl);
+    out[pl + bl] = '\0';
 }
 
 static bool ip_is_loopback(const char *ip)
@@ -134,14 +144,17 @@ static int build_extra(struct gw_req *r, const char *person_id, const char *jwt_
     const struct gw_sessions_conf *sc = &r->wc->cfg->sessions;
     char sname[GW_COOKIE_NAME_MAX], cname[GW_COOKIE_NAME_MAX + 8];
     gw_identify_cookie_name(r, sname, sizeof sname);
-    snprintf(cname, sizeof cname, "%s_csrf", sname);
+    size_t sl = strlen(sname);
+    memcpy(cname, sname, sl);
+    memcpy(cname + sl, "_csrf", sizeof("_csrf"));
     const char *const drop[] = { sname, cname, NULL };
     struct gw_sbuf b = { 0 };
+    char stack[1024];
     for (size_t i = 0; i < r->h.nfields; i++) {
         const struct gw_hp_field *f = &r->fields[i];
         if (!gw_hdr_eq(f->name, f->name_len, "cookie"))
             continue;
-        char *kept = malloc(f->value_len + 1);
+        char *kept = f->value_len < sizeof stack ? stack : malloc(f->value_len + 1);
         if (!kept) {
             b.oom = true;
             break;
@@ -152,7 +165,8 @@ static int build_extra(struct gw_req *r, const char *person_id, const char *jwt_
             gw_sbuf_add(&b, kept, (size_t)n);
             gw_sbuf_add(&b, "\r\n", 2);
         }
-        free(kept);
+        if (kept != stack)
+            free(kept);
     }
     if (jwt_line)
         gw_sbuf_adds(&b, jwt_line);
