@@ -130,7 +130,11 @@ static void deliver_hit(struct gw_req *r, const struct auth_jwt_cache_hit *hit,
                         gw_bearer_cb *cb, void *arg)
 {
     const struct gw_config *cfg = r->wc->cfg;
-    struct bearer_aux *a = hit->aux;
+    struct bearer_aux *a = hit->aux, scratch;
+    if (!a) {                       /* a cache made without the aux area: derive per hit */
+        scratch.policy = NULL;
+        a = &scratch;
+    }
     if (a->policy != cfg->policy) {
         principal_of(cfg, hit->claims, &a->pr);
         who_of(hit->claims, hit->fp, a->who);
@@ -223,7 +227,8 @@ struct gw_bearer *gw_bearer_verify(struct gw_req *r, const char *tok, size_t len
     uint64_t epoch = cache ? auth_jwt_cache_epoch(cache) : 0;
     int rc = auth_jwt_verify(cfg->jwt.keyset, &vo, tok, len, &c, err, sizeof err);
     if (rc == 0 || rc == AUTH_JWT_E_SIGNATURE || rc == AUTH_JWT_E_CRYPTO) {
-        /* the signature was checked (every cheaper refusal comes before it) */
+        /* the signature was checked (every other refusal comes before it; a signature of
+         * the wrong length is refused unchecked with the same code and counted alike) */
         gw_tok_sig_spend(tw, cfg->jwt.max_signature_checks_per_s);
         gw_metric_add(&r->w->metrics->bearer_signature_checks, 1);
     }
