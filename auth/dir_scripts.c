@@ -4,6 +4,7 @@
  * well-typed keyspace. Each writing script has a fail point (key <prefix>{dir}:debug:fail
  * holding the operation name or "*") at the end of its checks, for the tests. All keys of
  * a script share one hash tag ({dir}, {api} or {sys}); see docs/DATA-MODEL.md. */
+#include "auth/card_copy.h"
 #include "auth/dir_internal.h"
 
 #define LUA_FAIL \
@@ -22,12 +23,16 @@
  *       8 audit 9 debug:fail 10 sessions 11 tokens
  * ARGV: 1 mode(create|update) 2 version read (update) 3 now_ms 4 op 5 revoke(0|1)
  *       6 clear_audit(0|1) 7 audit head 8 events channel 9.. card field/value pairs
+ * In the same step, the person's sessions get the new card copy (auth/card_copy.h), or are
+ * deleted when the person is no longer active or <revoke> is set.
  * Returns {new version, revoked session keys, revoked token keys}. */
 struct auth_redis_script auth_dir_script_person_put = {
     .name = "person_put",
     .src =
     "#!lua\n"
     LUA_FAIL
+    AUTH_LUA_PACK_CARD
+    AUTH_LUA_SYNC_SESSIONS
     LUA_TYPECHECK("{'hash','hash','hash','zset','zset','zset','string','list','string','set','set'}")
     "local new = {}\n"
     "for i = 9, #ARGV, 2 do new[ARGV[i]] = ARGV[i + 1] end\n"
@@ -81,8 +86,13 @@ struct auth_redis_script auth_dir_script_person_put = {
     "redis.call('LPUSH', KEYS[8], ARGV[7] .. ',\"version\":' .. version .. '}')\n"
     "redis.call('LTRIM', KEYS[8], 0, 199)\n"
     "local s, t = {}, {}\n"
+    "if ARGV[5] == '1' or new['status'] ~= 'active' then\n"
+    "  s = sync_sessions(KEYS[10], nil); redis.call('DEL', KEYS[10])\n"
+    "else\n"
+    "  sync_sessions(KEYS[10], pack_card(new['version'], new['status'], new['ssp'], new['caller'],\n"
+    "                                    new['roles'], new['login'], new['name'], new['email']))\n"
+    "end\n"
     "if ARGV[5] == '1' then\n"
-    "  s = redis.call('SMEMBERS', KEYS[10]); redis.call('DEL', KEYS[10])\n"
     "  t = redis.call('SMEMBERS', KEYS[11]); redis.call('DEL', KEYS[11])\n"
     "end\n"
     "redis.call('PUBLISH', ARGV[8], '{\"type\":\"person.changed\",\"id\":\"' .. id .. '\",\"version\":' .. version .. ',\"status\":\"' .. new['status'] .. '\",\"op\":\"' .. ARGV[4] .. '\"}')\n"
@@ -90,12 +100,14 @@ struct auth_redis_script auth_dir_script_person_put = {
 };
 
 /* KEYS: as person_put. ARGV: 1 expected version ('0' = any) 2 events channel 3 op.
+ * Deletes the person's sessions in the same step.
  * Returns {version the delete represents, session keys, token keys}. */
 struct auth_redis_script auth_dir_script_person_delete = {
     .name = "person_delete",
     .src =
     "#!lua\n"
     LUA_FAIL
+    AUTH_LUA_SYNC_SESSIONS
     LUA_TYPECHECK("{'hash','hash','hash','zset','zset','zset','string','list','string','set','set'}")
     "if redis.call('EXISTS', KEYS[1]) == 0 then return fail('NOTFOUND', 'no such person') end\n"
     "local old = {}\n"
@@ -117,7 +129,7 @@ struct auth_redis_script auth_dir_script_person_delete = {
     "end\n"
     "redis.call('ZREM', KEYS[6], id)\n"
     "redis.call('DEL', KEYS[1], KEYS[8])\n"
-    "local s = redis.call('SMEMBERS', KEYS[10])\n"
+    "local s = sync_sessions(KEYS[10], nil)\n"
     "local t = redis.call('SMEMBERS', KEYS[11])\n"
     "redis.call('DEL', KEYS[10], KEYS[11])\n"
     "redis.call('INCR', KEYS[7])\n"
@@ -137,20 +149,24 @@ struct auth_redis_script auth_dir_script_person_get_by = {
     "return redis.call('HGETALL', ARGV[2] .. id)\n",
 };
 
-/* KEYS: 1 sessions (or tokens) set. ARGV: 1 member or '' for all.
- * Returns the removed members; error NOTFOUND when the one member was not there. */
+/* KEYS: 1 the person's sessions index. ARGV: 1 member or '' for all.
+ * Deletes the sessions (only names under the session prefix) with their index entries in one
+ * step. Returns the removed members; error NOTFOUND when the one member was not there. */
 struct auth_redis_script auth_dir_script_sessions_revoke = {
     .name = "sessions_revoke",
     .src =
     "#!lua\n"
     LUA_FAIL
+    AUTH_LUA_SYNC_SESSIONS
     LUA_TYPECHECK("{'set'}")
     "if ARGV[1] == '' then\n"
-    "  local m = redis.call('SMEMBERS', KEYS[1])\n"
+    "  local m = sync_sessions(KEYS[1], nil)\n"
     "  redis.call('DEL', KEYS[1])\n"
     "  return m\n"
     "end\n"
     "if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return fail('NOTFOUND', 'no such session for this person') end\n"
+    "local base = string.match(KEYS[1], '^(.*){dir}:p:[^:]+:sessions$')\n"
+    "if base and #ARGV[1] > #base and string.sub(ARGV[1], 1, #base) == base then redis.call('DEL', ARGV[1]) end\n"
     "return {ARGV[1]}\n",
 };
 

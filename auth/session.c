@@ -3,7 +3,8 @@
  * auth_session_touch: one round trip, either the touch script (reads the session and the
  * person card it names, same {dir} slot, checks expiry and status, refreshes the idle TTL
  * only every refresh_ms) on a miss of the worker's cache or when a refresh is due, or, on a
- * hit, two pipelined HMGETs of the same keys decided here with the same rules.
+ * hit, one HMGET of the session — whose "card" field is the copy of the person card kept
+ * exact by every directory write (auth/card_copy.h) — decided here with the same rules.
  * Creation stamps times with Redis' clock (TIME); the per-request touch passes the gateway's
  * clock instead (cheaper), so instances must be NTP-synchronised. */
 #include "auth/session.h"
@@ -16,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "auth/card_copy.h"
 #include "auth/ident.h"
 #include "auth/password.h"
 
@@ -37,19 +39,21 @@ struct auth_sessions {
 /* KEYS: 1 session 2 person card 3 person's sessions index.
  * ARGV: 1 person version seen 2 idle_ms 3 absolute_ms 4 sid 5 addr 6 user agent 7 portal
  *       8 person id.
- * Checks every key's type and the card (exists, active, version) before writing; drops dead
- * names from the index once it holds 16 or more. Returns {auth_ms, expires_ms}. */
+ * Checks every key's type and the card (exists, active, version) before writing, and copies
+ * the card into the session (auth/card_copy.h); drops dead names from the index once it holds
+ * 16 or more. Returns {auth_ms, expires_ms}. */
 static struct auth_redis_script script_create = {
     .name = "session_create",
     .src =
     "#!lua\n"
     LUA_FAIL
+    AUTH_LUA_PACK_CARD
     "local types = {'hash', 'hash', 'set'}\n"
     "for i = 1, 3 do\n"
     "  local ty = redis.call('TYPE', KEYS[i])['ok']\n"
     "  if ty ~= 'none' and ty ~= types[i] then return fail('CORRUPT', 'key ' .. KEYS[i] .. ' holds a ' .. ty) end\n"
     "end\n"
-    "local p = redis.call('HMGET', KEYS[2], 'status', 'version')\n"
+    "local p = redis.call('HMGET', KEYS[2], 'status', 'version', 'ssp', 'caller', 'roles', 'login', 'name', 'email')\n"
     "if not p[1] then return fail('NOTFOUND', 'no such person') end\n"
     "if p[1] ~= 'active' then return fail('STATE', 'the person is not active') end\n"
     "if p[2] ~= ARGV[1] then return fail('VERSION', 'the person changed since the password check') end\n"
@@ -62,7 +66,8 @@ static struct auth_redis_script script_create = {
     "  end\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'pid', ARGV[8], 'pv', ARGV[1], 'sid', ARGV[4], 'auth', now,\n"
-    "           'seen', now, 'exp', exp, 'addr', ARGV[5], 'ua', ARGV[6], 'portal', ARGV[7])\n"
+    "           'seen', now, 'exp', exp, 'addr', ARGV[5], 'ua', ARGV[6], 'portal', ARGV[7],\n"
+    "           'card', pack_card(p[2], p[1], p[3], p[4], p[5], p[6], p[7], p[8]))\n"
     "redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), tonumber(ARGV[3])))\n"
     "redis.call('SADD', KEYS[3], KEYS[1])\n"
     "return {tostring(now), tostring(exp)}\n",
@@ -73,15 +78,18 @@ static struct auth_redis_script script_create = {
  * per request; instances are assumed NTP-synchronised, and a skew of a few ms only moves
  * the expiry check by as much).
  * The card key is derived from the session's pid inside the script: both live under {dir},
- * so the script stays in one slot (cluster-safe). Returns nil (no session: missing, past its
- * absolute expiry, or its person gone / not active — such a session is deleted) or
- * {sid, pid, pv, auth, exp, seen, refreshed, login, name, email, roles, ssp, caller,
- *  version, portal}. Writes only on refresh (or cleanup). */
+ * so the script stays in one slot (cluster-safe). The script reads the card itself, not the
+ * session's copy of it, and rewrites the copy when it differs (so a copy can never stay
+ * wrong for longer than refresh_ms, whatever wrote the card). Returns nil (no session:
+ * missing, past its absolute expiry, or its person gone / not active — such a session is
+ * deleted) or {sid, pid, pv, auth, exp, seen, refreshed, portal, card copy}. Writes only on
+ * refresh, a stale copy, or cleanup. */
 static struct auth_redis_script script_touch = {
     .name = "session_touch",
     .src =
     "#!lua\n"
-    "local s = redis.call('HMGET', KEYS[1], 'pid', 'sid', 'pv', 'auth', 'exp', 'seen', 'portal')\n"
+    AUTH_LUA_PACK_CARD
+    "local s = redis.call('HMGET', KEYS[1], 'pid', 'sid', 'pv', 'auth', 'exp', 'seen', 'portal', 'card')\n"
     "if not s[1] then return false end\n"
     "local now = tonumber(ARGV[5])\n"
     "local exp = tonumber(s[5]) or 0\n"
@@ -89,10 +97,12 @@ static struct auth_redis_script script_touch = {
     "if now >= exp then\n"
     "  redis.call('DEL', KEYS[1]); redis.call('SREM', idx, KEYS[1]); return false\n"
     "end\n"
-    "local p = redis.call('HMGET', ARGV[1] .. s[1], 'status', 'login', 'name', 'email', 'roles', 'ssp', 'caller', 'version')\n"
+    "local p = redis.call('HMGET', ARGV[1] .. s[1], 'status', 'version', 'ssp', 'caller', 'roles', 'login', 'name', 'email')\n"
     "if p[1] ~= 'active' then\n"
     "  redis.call('DEL', KEYS[1]); redis.call('SREM', idx, KEYS[1]); return false\n"
     "end\n"
+    "local card = pack_card(p[2], p[1], p[3], p[4], p[5], p[6], p[7], p[8])\n"
+    "if card ~= s[8] then redis.call('HSET', KEYS[1], 'card', card) end\n"
     "local seen = tonumber(s[6]) or 0\n"
     "local portal = s[7] or ''\n"
     "local refreshed = '0'\n"
@@ -104,8 +114,7 @@ static struct auth_redis_script script_touch = {
     "  refreshed = '1'\n"
     "end\n"
     "return {s[2] or '', s[1], s[3] or '0', s[4] or '0', s[5], tostring(seen), refreshed,\n"
-    "        p[2] or '', p[3] or '', p[4] or '', p[5] or '', p[6] or '0', p[7] or '0',\n"
-    "        p[8] or '0', portal}\n",
+    "        portal, card}\n",
 };
 
 /* KEYS: 1 session. ARGV: 1 card key prefix 2 events channel 3 reason.
@@ -447,6 +456,32 @@ static void tcache_put(const struct auth_session_op *op, const char *pid, long l
     e->used = true;
 }
 
+/* ---- the card copy (auth/card_copy.h) ---- */
+
+int auth_card_parse(char *buf, struct auth_card *c)
+{
+    char *f[8];
+    size_t n = 0;
+    f[n++] = buf;
+    for (char *p = buf; *p && n < 8; p++) {
+        if (*p == '\x1f') {
+            *p = '\0';
+            f[n++] = p + 1;
+        }
+    }
+    if (n != 8)
+        return -1;
+    c->version = strtoull(f[0], NULL, 10);
+    c->status = f[1];
+    c->ssp_access = f[2][0] == '1';
+    c->is_caller = f[3][0] == '1';
+    c->roles = f[4];
+    c->login = f[5];
+    c->name = f[6];
+    c->email = f[7];
+    return 0;
+}
+
 /* ---- async ---- */
 
 static const char *elem_str(const struct auth_reply *rep, size_t i)
@@ -462,45 +497,69 @@ static bool elem_nil(const struct auth_reply *rep, size_t i)
     return !e || auth_reply_type(e) != AUTH_REPLY_STRING;
 }
 
-/* Parses the card fields into <in> (roles "a,b,c" split into a vector kept on the stack when
- * small) and runs the callback. <card>: {login, name, email, roles, ssp, caller, version} from
- * element <at> of <rep>. */
+/* Parses the card copy (element <at> of <rep>) and the roles in it, fills the person fields
+ * of <in> and runs the callback with rc 0 — or ENOTFOUND when the card says the person is not
+ * active (the cache entry is dropped: the next touch takes the script, which also deletes
+ * the session), EREDIS when the copy is malformed. Everything is parsed in one block, on the
+ * stack when it fits. */
 static void deliver(struct auth_session_op *op, struct auth_session_info *in,
                     const struct auth_reply *rep, size_t at)
 {
     auth_session_touch_cb *cb = (auth_session_touch_cb *)op->cb_;
-    in->login = elem_str(rep, at);
-    in->name = elem_str(rep, at + 1);
-    in->email = elem_str(rep, at + 2);
-    const char *roles = elem_str(rep, at + 3);
-    in->ssp_access = elem_str(rep, at + 4)[0] == '1';
-    in->is_caller = elem_str(rep, at + 5)[0] == '1';
-    in->person_version = strtoull(elem_str(rep, at + 6), NULL, 10);
-    size_t rlen = strlen(roles), n = rlen ? 1 : 0;
-    for (const char *p = roles; *p; p++)
-        n += *p == ',';
-    size_t need = n * sizeof(char *) + rlen + 1;
-    _Alignas(max_align_t) char stack[512];
+    size_t clen = 0;
+    const struct auth_reply *ce = auth_reply_elem(rep, at);
+    const char *cs = ce && auth_reply_type(ce) == AUTH_REPLY_STRING ? auth_reply_str(ce, &clen)
+                                                                   : NULL;
+    if (!cs) {                  /* no copy: not a session this version wrote; not valid */
+        cb(AUTH_SESSION_ENOTFOUND, NULL, op->arg_);
+        return;
+    }
+    size_t nroles = 1;
+    for (size_t i = 0; i < clen; i++)
+        nroles += cs[i] == ',';
+    size_t need = nroles * sizeof(char *) + clen + 1;
+    _Alignas(max_align_t) char stack[768];
     char *blk = need <= sizeof(stack) ? stack : malloc(need);
     if (!blk) {
         cb(AUTH_SESSION_ENOMEM, NULL, op->arg_);
         return;
     }
     const char **rv = (const char **)blk;
-    char *copy = blk + n * sizeof(char *);
-    memcpy(copy, roles, rlen + 1);
+    char *copy = blk + nroles * sizeof(char *);
+    memcpy(copy, cs, clen);
+    copy[clen] = '\0';
+    struct auth_card c;
+    int rc = 0;
+    if (memchr(cs, '\0', clen) || auth_card_parse(copy, &c) != 0) {
+        rc = AUTH_SESSION_EREDIS;
+    } else if (strcmp(c.status, "active") != 0) {
+        tcache_drop(op);
+        rc = AUTH_SESSION_ENOTFOUND;
+    }
+    if (rc) {
+        cb(rc, NULL, op->arg_);
+        goto out;
+    }
+    in->login = c.login;
+    in->name = c.name;
+    in->email = c.email;
+    in->ssp_access = c.ssp_access;
+    in->is_caller = c.is_caller;
+    in->person_version = c.version;
     size_t k = 0;
-    for (char *tok = copy, *save = NULL; (tok = strtok_r(tok, ",", &save)); tok = NULL)
-        if (k < n)
+    for (char *tok = c.roles, *save = NULL; (tok = strtok_r(tok, ",", &save)); tok = NULL)
+        if (k < nroles)
             rv[k++] = tok;
     in->roles = rv;
     in->nroles = k;
     memcpy(in->fingerprint, op->fp_, sizeof(in->fingerprint));
     cb(0, in, op->arg_);
+out:
     if (blk != stack)
         free(blk);
 }
 
+/* The script's answer: nil or {sid, pid, pv, auth, exp, seen, refreshed, portal, card}. */
 static void touch_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
 {
     struct auth_session_op *op = arg;
@@ -515,7 +574,7 @@ static void touch_reply(int rc, const struct auth_reply *rep, const char *msg, v
         cb(AUTH_SESSION_ENOTFOUND, NULL, op->arg_);
         return;
     }
-    if (auth_reply_len(rep) != 15) {
+    if (auth_reply_len(rep) != 9) {
         cb(AUTH_SESSION_EREDIS, NULL, op->arg_);
         return;
     }
@@ -527,86 +586,42 @@ static void touch_reply(int rc, const struct auth_reply *rep, const char *msg, v
     in.expires_ms = atoll(elem_str(rep, 4));
     in.last_seen_ms = atoll(elem_str(rep, 5));
     in.refreshed = elem_str(rep, 6)[0] == '1';
-    in.portal = elem_str(rep, 14);
+    in.portal = elem_str(rep, 7);
     tcache_put(op, in.person_id, in.expires_ms, in.last_seen_ms);
-    /* reply order: login name email roles ssp caller version at 7..13 */
-    deliver(op, &in, rep, 7);
+    deliver(op, &in, rep, 8);
 }
 
-/* Fast path, first reply: HMGET <session> pid sid pv auth exp seen portal. */
-static void fast_sess_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
+/* The fast path's answer: HMGET <session> pid sid pv auth exp seen portal card. */
+static void fast_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
 {
     struct auth_session_op *op = arg;
     auth_session_touch_cb *cb = (auth_session_touch_cb *)op->cb_;
     op->call_ = NULL;
-    int fail = 0;
-    if (rc || auth_reply_len(rep) != 7) {
-        fail = AUTH_SESSION_EREDIS;
-    } else if (elem_nil(rep, 0) || strcmp(elem_str(rep, 0), op->pid_) != 0 ||
-               elem_nil(rep, 4) || op->now_ >= atoll(elem_str(rep, 4))) {
-        /* gone (logout, revocation, idle TTL), or past its absolute expiry (the key dies
-         * by its TTL at that time too: the script never sets it beyond exp) */
-        tcache_drop(op);
-        fail = AUTH_SESSION_ENOTFOUND;
-    } else if (strlen(elem_str(rep, 1)) >= sizeof(op->sid_) ||
-               strlen(elem_str(rep, 6)) >= sizeof(op->portal_)) {
-        fail = AUTH_SESSION_EREDIS;
-    }
-    if (fail) {
-        auth_redis_call_cancel(op->call2_);
-        op->call2_ = NULL;
-        cb(fail, NULL, op->arg_);
-        return;
-    }
-    snprintf(op->sid_, sizeof(op->sid_), "%s", elem_str(rep, 1));
-    op->pv_ = strtoull(elem_str(rep, 2), NULL, 10);
-    op->auth_ = atoll(elem_str(rep, 3));
-    op->exp_ = atoll(elem_str(rep, 4));
-    op->seen_ = atoll(elem_str(rep, 5));
-    snprintf(op->portal_, sizeof(op->portal_), "%s", elem_str(rep, 6));
-}
-
-/* Fast path, second reply: HMGET <card> status login name email roles ssp caller version. */
-static void fast_card_reply(int rc, const struct auth_reply *rep, const char *msg, void *arg)
-{
-    struct auth_session_op *op = arg;
-    auth_session_touch_cb *cb = (auth_session_touch_cb *)op->cb_;
-    op->call2_ = NULL;
-    if (op->call_) {            /* the session's answer is still due (its timer fired late) */
-        auth_redis_call_cancel(op->call_);
-        op->call_ = NULL;
-        cb(AUTH_SESSION_EREDIS, NULL, op->arg_);
-        return;
-    }
     if (rc || auth_reply_len(rep) != 8) {
         cb(AUTH_SESSION_EREDIS, NULL, op->arg_);
         return;
     }
-    if (elem_nil(rep, 0) || strcmp(elem_str(rep, 0), "active") != 0) {
-        /* deleted, archived, anonymized: refused now; the next touch takes the script,
-         * which also deletes the session */
+    if (elem_nil(rep, 0) || strcmp(elem_str(rep, 0), op->pid_) != 0 ||
+        elem_nil(rep, 4) || op->now_ >= atoll(elem_str(rep, 4))) {
+        /* gone (logout, revocation, idle TTL), or past its absolute expiry (the key dies
+         * by its TTL at that time too: the script never sets it beyond exp) */
         tcache_drop(op);
         cb(AUTH_SESSION_ENOTFOUND, NULL, op->arg_);
         return;
     }
-    struct tcache_ent *e = tcache_find(op);
-    if (e && op->seen_ > e->seen)
-        e->seen = op->seen_;    /* refreshed meanwhile by another worker or instance */
-    /* the callback may free <op> (and with it these fields) before it is done with <in> */
-    char sid[sizeof(op->sid_)], pid[sizeof(op->pid_)], portal[sizeof(op->portal_)];
-    memcpy(sid, op->sid_, sizeof(sid));
-    memcpy(pid, op->pid_, sizeof(pid));
-    memcpy(portal, op->portal_, sizeof(portal));
     struct auth_session_info in = { 0 };
-    in.sid = sid;
-    in.person_id = pid;
-    in.login_person_version = op->pv_;
-    in.auth_time_ms = op->auth_;
-    in.expires_ms = op->exp_;
-    in.last_seen_ms = op->seen_;
+    in.sid = elem_str(rep, 1);
+    in.person_id = elem_str(rep, 0);
+    in.login_person_version = strtoull(elem_str(rep, 2), NULL, 10);
+    in.auth_time_ms = atoll(elem_str(rep, 3));
+    in.expires_ms = atoll(elem_str(rep, 4));
+    in.last_seen_ms = atoll(elem_str(rep, 5));
     in.refreshed = false;
-    in.portal = portal;
-    deliver(op, &in, rep, 1);
+    in.portal = elem_str(rep, 6);
+    struct tcache_ent *e = tcache_find(op);
+    if (e && in.last_seen_ms > e->seen)
+        e->seen = in.last_seen_ms;  /* refreshed meanwhile by another worker or instance */
+    deliver(op, &in, rep, 7);
 }
 
 int auth_session_touch(const struct auth_sessions *ss, struct auth_redis_async *ra,
@@ -619,7 +634,6 @@ int auth_session_touch(const struct auth_sessions *ss, struct auth_redis_async *
     op->cb_ = (void *)cb;
     op->arg_ = arg;
     op->call_ = NULL;
-    op->call2_ = NULL;
     op->ss_ = ss;
     op->ra_ = ra;
     struct timespec ts;
@@ -632,22 +646,11 @@ int auth_session_touch(const struct auth_sessions *ss, struct auth_redis_async *
         auth_session_fingerprint(key, op->fp_);
     int rc;
     if (e && op->now_ - e->seen < (long long)ss->o.refresh_ms && op->now_ < e->exp) {
-        /* fast path: two plain reads in one round trip, no Lua */
-        snprintf(op->pid_, sizeof(op->pid_), "%s", e->pid);
-        char card[AUTH_SESSION_KEY_MAX];
-        snprintf(card, sizeof(card), "%s%s", ss->k_card, op->pid_);
+        /* fast path: one plain read, no Lua */
+        memcpy(op->pid_, e->pid, sizeof(op->pid_));
         const char *sv[] = { "HMGET", key, "pid", "sid", "pv", "auth", "exp", "seen",
-                             "portal" };
-        const char *cv[] = { "HMGET", card, "status", "login", "name", "email", "roles", "ssp",
-                             "caller", "version" };
-        rc = auth_redis_async_cmd_argv(ra, 9, sv, NULL, fast_sess_reply, op, &op->call_);
-        if (rc == 0) {
-            rc = auth_redis_async_cmd_argv(ra, 10, cv, NULL, fast_card_reply, op, &op->call2_);
-            if (rc) {
-                auth_redis_call_cancel(op->call_);
-                op->call_ = NULL;
-            }
-        }
+                             "portal", "card" };
+        rc = auth_redis_async_cmd_argv(ra, 10, sv, NULL, fast_reply, op, &op->call_);
     } else {
         const char *keys[1] = { key };
         char now[24];
@@ -684,7 +687,6 @@ int auth_session_logout(const struct auth_sessions *ss, struct auth_redis_async 
     op->cb_ = (void *)cb;
     op->arg_ = arg;
     op->call_ = NULL;
-    op->call2_ = NULL;
     const char *keys[1] = { key };
     const char *args[3] = { ss->k_card, ss->k_events, "logout" };
     int rc = auth_redis_async_eval(ra, &script_logout, 1, keys, 3, args, NULL, done_reply, op,
@@ -706,7 +708,6 @@ int auth_session_revoke_all_async(const struct auth_sessions *ss, struct auth_re
     op->cb_ = (void *)cb;
     op->arg_ = arg;
     op->call_ = NULL;
-    op->call2_ = NULL;
     const char *keys[1] = { idx };
     const char *args[5] = { ss->k_sess, ss->k_events, person_id,
                             reason ? reason : "sessions_revoke", "" };
@@ -722,10 +723,6 @@ void auth_session_op_cancel(struct auth_session_op *op)
     if (op && op->call_) {
         auth_redis_call_cancel(op->call_);
         op->call_ = NULL;
-    }
-    if (op && op->call2_) {
-        auth_redis_call_cancel(op->call2_);
-        op->call2_ = NULL;
     }
 }
 

@@ -138,24 +138,21 @@ struct auth_session_op {
     struct auth_redis_call *call_;
     char fp_[AUTH_SESSION_FP_LEN + 1];
     /* touch only (see auth_session_touch): the cache key and the fast path's state */
-    struct auth_redis_call *call2_;             /* fast path: the card read */
     const struct auth_sessions *ss_;
     struct auth_redis_async *ra_;
     unsigned char kh_[32];                      /* SHA-256 of the cookie */
     long long now_;
-    unsigned long long pv_;
-    long long auth_, exp_, seen_;
     char pid_[40];
-    char sid_[AUTH_SESSION_SID_LEN + 1];
-    char portal_[64];
 };
 
 /* Checks the session named by <cookie> and refreshes its idle timeout when the last refresh
  * is older than refresh_ms (recording last seen and <portal>, may be NULL). One round trip:
- * the touch script (EVALSHA) on a miss of the worker's cache (kept on <ra>: session ->
- * person id, absolute expiry, last refresh) or when a refresh is due; otherwise two plain
- * pipelined HMGETs (the session and the person card), decided here: a missing session, a
- * person gone or not active, or a passed absolute expiry is ENOTFOUND, as with the script.
+ * the touch script (EVALSHA: the session and the person card itself) on a miss of the
+ * worker's cache (kept on <ra>: session -> person id, absolute expiry, last refresh) or when
+ * a refresh is due; otherwise one plain HMGET of the session, whose "card" field is the copy
+ * of the person card that every directory write updates in the same script as the card
+ * (docs/DATA-MODEL.md, "Sessions"), decided here: a missing session, a person not active, or
+ * a passed absolute expiry is ENOTFOUND, as with the script.
  * Returns 0 (then <cb> runs exactly once, later, unless cancelled), or at once
  * AUTH_SESSION_EINVAL (malformed cookie) / AUTH_SESSION_EREDIS (Redis down: fail closed) /
  * AUTH_SESSION_ENOMEM, and <cb> never runs. */
