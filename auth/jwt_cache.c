@@ -1,11 +1,12 @@
 /* auth/jwt_cache.c — per-worker LRU of verified tokens (see jwt_cache.h for the contract).
  * A chained hash table on SHA-256(token) plus a doubly linked recency list; everything is
  * O(1) except the explicit evictions, which scan (they are rare: revocations, account
- * changes).
+ * changes). Each entry is one allocation: key, claims reference, links and the caller's aux.
  */
 #include "auth/jwt_cache.h"
 #include "auth/jwt_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,10 +16,12 @@ struct entry {
     struct auth_jwt_claims *claims; /* one reference held */
     struct entry *hnext;            /* hash chain */
     struct entry *prev, *next;      /* recency list: head = most recently used */
+    _Alignas(max_align_t) unsigned char aux[]; /* the cache's aux_bytes of caller data */
 };
 
 struct auth_jwt_cache {
     size_t max, n;
+    size_t aux_bytes;
     size_t mask;                    /* buckets - 1 (power of two) */
     struct entry **buckets;
     struct entry *head, *tail;
@@ -31,10 +34,16 @@ struct auth_jwt_cache {
 
 struct auth_jwt_cache *auth_jwt_cache_new(size_t max_entries)
 {
+    return auth_jwt_cache_new_aux(max_entries, 0);
+}
+
+struct auth_jwt_cache *auth_jwt_cache_new_aux(size_t max_entries, size_t aux_bytes)
+{
     struct auth_jwt_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->max = max_entries ? max_entries : AUTH_JWT_CACHE_DEFAULT_ENTRIES;
+    c->aux_bytes = aux_bytes;
     size_t nb = 16;
     while (nb < c->max * 2)
         nb *= 2;
@@ -143,9 +152,11 @@ static void sync_generation(struct auth_jwt_cache *c, const struct auth_jwt_keys
     }
 }
 
-int auth_jwt_cache_lookup(struct auth_jwt_cache *c, const struct auth_jwt_keyset *ks,
-                          const struct auth_jwt_verify_opts *o, const char *token, size_t len,
-                          struct auth_jwt_claims **out, char *err, size_t errlen)
+/* The entry of <token,len> that passes <o>, moved to the front of the recency list; the
+ * lookup contract of jwt_cache.h with the entry instead of a reference (*out NULL on a miss). */
+static int find_entry(struct auth_jwt_cache *c, const struct auth_jwt_keyset *ks,
+                      const struct auth_jwt_verify_opts *o, const char *token, size_t len,
+                      struct entry **out, char *err, size_t errlen)
 {
     unsigned char key[32];
     int rc;
@@ -183,7 +194,40 @@ int auth_jwt_cache_lookup(struct auth_jwt_cache *c, const struct auth_jwt_keyset
         list_unlink(c, e);
         list_push_front(c, e);
     }
-    *out = auth_jwt_claims_ref(e->claims);
+    *out = e;
+    return 0;
+}
+
+int auth_jwt_cache_lookup(struct auth_jwt_cache *c, const struct auth_jwt_keyset *ks,
+                          const struct auth_jwt_verify_opts *o, const char *token, size_t len,
+                          struct auth_jwt_claims **out, char *err, size_t errlen)
+{
+    struct entry *e;
+    int rc = find_entry(c, ks, o, token, len, &e, err, errlen);
+    *out = e ? auth_jwt_claims_ref(e->claims) : NULL;
+    return rc;
+}
+
+int auth_jwt_cache_find(struct auth_jwt_cache *c, const struct auth_jwt_keyset *ks,
+                        const struct auth_jwt_verify_opts *o, const char *token, size_t len,
+                        struct auth_jwt_cache_hit *hit, char *err, size_t errlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct entry *e;
+    int rc = find_entry(c, ks, o, token, len, &e, err, errlen);
+    hit->claims = NULL;
+    hit->aux = NULL;
+    hit->fp[0] = '\0';
+    if (!e)
+        return rc;
+    hit->claims = e->claims;
+    hit->aux = c->aux_bytes ? e->aux : NULL;
+    /* the key is SHA-256(token): its first bytes are the fingerprint (jwt_verify.h) */
+    for (int i = 0; i < AUTH_JWT_FP_LEN / 2; i++) {
+        hit->fp[2 * i] = hex[e->key[i] >> 4];
+        hit->fp[2 * i + 1] = hex[e->key[i] & 15];
+    }
+    hit->fp[AUTH_JWT_FP_LEN] = '\0';
     return 0;
 }
 
@@ -210,7 +254,7 @@ int auth_jwt_cache_insert(struct auth_jwt_cache *c, const struct auth_jwt_keyset
         entry_remove(c, c->tail);
         c->st.evictions_lru++;
     }
-    struct entry *e = calloc(1, sizeof *e);
+    struct entry *e = calloc(1, sizeof *e + c->aux_bytes);
     if (!e)
         return AUTH_JWT_E_NOMEM;
     memcpy(e->key, key, sizeof key);

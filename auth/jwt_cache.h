@@ -14,6 +14,11 @@
  * The epoch makes an insert that raced with an eviction (revocation arrived while the Redis
  * check was in flight) a no-op. auth_jwt_cache_verify() does lookup+verify+insert for callers
  * that have no further check to make.
+ *
+ * The request path uses auth_jwt_cache_find() instead of _lookup: no reference taken, the
+ * token's log fingerprint taken from the key (no second SHA-256), and a per-entry area of
+ * caller data (auth_jwt_cache_new_aux) where the caller keeps what it derives from the claims
+ * (gateway/bearer.c: the policy principal and the log label), so that a hit derives nothing.
  */
 #ifndef ONEGATE_AUTH_JWT_CACHE_H
 #define ONEGATE_AUTH_JWT_CACHE_H
@@ -36,6 +41,9 @@ struct auth_jwt_cache_stats {
 
 /* A new empty cache holding at most <max_entries> tokens (0 = default). NULL on ENOMEM. */
 struct auth_jwt_cache *auth_jwt_cache_new(size_t max_entries);
+/* The same, each entry carrying <aux_bytes> of caller data (zeroed at insert, aligned for any
+ * type, freed with the entry; see auth_jwt_cache_find). */
+struct auth_jwt_cache *auth_jwt_cache_new_aux(size_t max_entries, size_t aux_bytes);
 void auth_jwt_cache_free(struct auth_jwt_cache *c);
 
 /* Looks <token,len> up. Tokens over o->max_token_bytes are refused before hashing. If
@@ -47,6 +55,21 @@ void auth_jwt_cache_free(struct auth_jwt_cache *c);
 int auth_jwt_cache_lookup(struct auth_jwt_cache *c, const struct auth_jwt_keyset *ks,
                           const struct auth_jwt_verify_opts *o, const char *token, size_t len,
                           struct auth_jwt_claims **out, char *err, size_t errlen);
+
+/* A hit of auth_jwt_cache_find: borrowed views of the entry, valid until the next call that
+ * may change <c> (lookup, find, insert, evict, clear, free) — the caller copies what it keeps. */
+struct auth_jwt_cache_hit {
+    const struct auth_jwt_claims *claims;
+    void *aux;                      /* the entry's aux_bytes; NULL when the cache has none */
+    char fp[AUTH_JWT_FP_LEN + 1];   /* = auth_jwt_fingerprint(token), from the cache key */
+};
+
+/* auth_jwt_cache_lookup for the request path: the same checks and results, but a hit fills
+ * <hit> (hit->claims non-NULL) instead of taking a reference. Returns 0 with hit->claims NULL
+ * on a miss; a negative auth_jwt_err as lookup does. */
+int auth_jwt_cache_find(struct auth_jwt_cache *c, const struct auth_jwt_keyset *ks,
+                        const struct auth_jwt_verify_opts *o, const char *token, size_t len,
+                        struct auth_jwt_cache_hit *hit, char *err, size_t errlen);
 
 /* Remembers that <token,len> verified to <claims> under <ks> (takes its own reference).
  * Does nothing (and returns 0) if an eviction happened since <epoch> was read, or the token

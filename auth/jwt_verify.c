@@ -9,6 +9,7 @@
 #include "auth/jwt_verify.h"
 #include "auth/jwt_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -509,16 +510,25 @@ out:
     return s;
 }
 
-void auth_jwt_fingerprint(const char *token, size_t len, char out[9])
+static EVP_MD *fp_sha256;           /* fetched once: EVP_sha256() would fetch per call */
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+
+static void fp_fetch(void)
 {
-    unsigned char md[32];
+    fp_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void auth_jwt_fingerprint(const char *token, size_t len, char out[AUTH_JWT_FP_LEN + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     static const char hex[] = "0123456789abcdef";
-    if (!EVP_Digest(token, len, md, &n, EVP_sha256(), NULL))
+    pthread_once(&fp_once, fp_fetch);
+    if (!fp_sha256 || !EVP_Digest(token, len, md, &n, fp_sha256, NULL))
         memset(md, 0, sizeof md);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < AUTH_JWT_FP_LEN / 2; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
-    out[8] = '\0';
+    out[AUTH_JWT_FP_LEN] = '\0';
 }

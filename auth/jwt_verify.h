@@ -21,6 +21,7 @@
 #define AUTH_JWT_DEFAULT_MAX_TOKEN_BYTES 8192
 #define AUTH_JWT_DEFAULT_LEEWAY_S 30
 #define AUTH_JWT_MAX_JTI_BYTES 128
+#define AUTH_JWT_FP_LEN 8           /* hex digits of a token's log fingerprint */
 
 enum auth_jwt_sub_type {
     AUTH_JWT_SUB_PERSON = 1,        /* "person": a person's session token */
@@ -88,7 +89,7 @@ void auth_jwt_claims_unref(struct auth_jwt_claims *c);
 char *auth_jwt_claims_to_json(const struct auth_jwt_claims *c);
 
 /* First 8 hex digits of SHA-256(token) + NUL, for logs that must correlate a token without
- * showing it. */
-void auth_jwt_fingerprint(const char *token, size_t len, char out[9]);
+ * showing it. Thread-safe (the digest is fetched once per process). */
+void auth_jwt_fingerprint(const char *token, size_t len, char out[AUTH_JWT_FP_LEN + 1]);
 
 #endif

@@ -257,8 +257,10 @@ def main(res):
         p("")
         p("Rejected well-formed tokens with bad signatures (distinct tokens, wrk -c%s):"
           % meta.get("conns"))
-        for kind, what in (("nb", "signature checked, 401 (onegate-nb: budget never runs out)"),
-                           ("throttled", "over the per-address budget, 429 (default budget)")):
+        for kind, what in (("nb", "signature checked, 401 (onegate-nb: no budget, no cap)"),
+                           ("throttled", "over the per-address budget, 429 (default budget)"),
+                           ("cap", "no per-address budget, the signature cap at its default "
+                            "(%s/s): mostly 429" % meta.get("sig_cap", "?"))):
             ws = [w for w in rj if w["label"] == kind]
             if ws:
                 p("  %-9s %s" % (kind, what))
@@ -296,8 +298,11 @@ def main(res):
                  ("one", "flood from 1 other address, default budget", "idle"),
                  ("many", "flood from %s addresses, default budget each"
                   % meta.get("flood_sources"), "idle"),
+                 ("idle-cap", "no flood (onegate-cap)", None),
+                 ("cap", "flood, no per-address budget, cap %s/s"
+                  % meta.get("sig_cap", "?"), "idle-cap"),
                  ("idle-nb", "no flood (onegate-nb)", None),
-                 ("nb", "flood, no budget at all (onegate-nb)", "idle-nb"))
+                 ("nb", "flood, no budget and no cap (onegate-nb)", "idle-nb"))
         p("  %-8s %-46s %7s %7s %7s %6s %9s %s" % ("mode", "", "req/s", "p50 us", "p99 us",
                                                   "CPU%", "flood/s", "flood answers"))
         medp99 = {}

@@ -12,9 +12,25 @@
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-need_tools() { # TOOL... — fails unless each is on PATH
-  local t
-  for t in "$@"; do command -v "$t" >/dev/null || die "$t not installed"; done
+# bench_pkg_of TOOL — the Debian package that provides TOOL (the benchmarks' packages are
+# listed in deploy/lib/common.sh: ONEGATE_BENCH_PKGS, ONEGATE_BUILD_PKGS).
+bench_pkg_of() {
+  case $1 in
+    nginx) echo nginx-light ;;
+    taskset) echo util-linux ;;
+    redis-server | redis-cli) echo redis-server ;;
+    perf) echo linux-perf ;;
+    *) echo "$1" ;;
+  esac
+}
+
+need_tools() { # TOOL... — fails unless each is on PATH, naming the install command
+  local t missing=()
+  for t in "$@"; do
+    command -v "$t" >/dev/null || missing+=("$(bench_pkg_of "$t")")
+  done
+  ((${#missing[@]} == 0)) ||
+    die "not installed: ${missing[*]} — apt-get install -y ${missing[*]} (every benchmark package: ONEGATE_BENCH_PKGS in deploy/lib/common.sh)"
 }
 
 PIDS=()            # everything we started, stopped in reverse order
@@ -108,6 +124,9 @@ core_ticks() { # CPU — "busy total" clock ticks of one core from /proc/stat (a
 # UP_PORT and UP_PID.
 start_portal() {
   local i
+  # The log exists before the loop below reads it: the portal's shell opens it only once it
+  # runs in the background, possibly after the first read.
+  : >"$TMP/portal.log"
   taskset -c "$LOAD_CPU" "$BUILD/deploy/demo-portal/demo-portal" --listen 127.0.0.1:0 \
     --title "Bench portal" --quiet >"$TMP/portal.log" 2>&1 &
   UP_PID=$!

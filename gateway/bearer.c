@@ -13,10 +13,21 @@
 #include "auth/token_store.h"
 #include "gateway/http/request.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/services.h"
 #include "gateway/tokens.h"
+#include "gateway/worker.h"
 
 #define SCOPE_NAME_MAX 64
+#define WHO_MAX 112                 /* "api_account <client_id, 80 at most> (token <fp>)" */
+
+/* What a cache entry keeps besides the claims (auth/jwt_cache.h aux area), so that a hit
+ * parses no scope string and formats no label: filled on the entry's first hit. */
+struct bearer_aux {
+    const struct pol_policy *policy;    /* <pr> was built against it; NULL = not filled yet */
+    struct pol_principal pr;
+    char who[WHO_MAX];
+};
 
 struct gw_bearer {
     struct gw_req *r;
@@ -90,21 +101,55 @@ static void principal_of(const struct gw_config *cfg, const struct auth_jwt_clai
     }
 }
 
+size_t gw_bearer_cache_aux_bytes(void)
+{
+    return sizeof(struct bearer_aux);
+}
+
+static void who_of(const struct auth_jwt_claims *c, const char *fp, char who[WHO_MAX])
+{
+    snprintf(who, WHO_MAX, "api_account %.80s (token %s)", c->client_id, fp);
+}
+
+/* A token verified just now (not from the cache): principal and label built once. */
 static void deliver_ok(struct gw_req *r, const struct auth_jwt_claims *c, const char *tok,
                        size_t len, gw_bearer_cb *cb, void *arg)
 {
     struct pol_principal pr;
-    char who[200], fp[9];
+    char who[WHO_MAX], fp[AUTH_JWT_FP_LEN + 1];
     auth_jwt_fingerprint(tok, len, fp);
     principal_of(r->wc->cfg, c, &pr);
-    snprintf(who, sizeof who, "api_account %.80s (token %s)", c->client_id, fp);
+    who_of(c, fp, who);
+    cb(r, GW_BEARER_OK, &pr, who, NULL, arg);
+}
+
+/* A cache hit: the entry's principal and label, derived on its first hit (or again after a
+ * configuration change: the principal's bits are the policy's). Copied out of the entry, so
+ * <cb> holds nothing the cache may free. */
+static void deliver_hit(struct gw_req *r, const struct auth_jwt_cache_hit *hit,
+                        gw_bearer_cb *cb, void *arg)
+{
+    const struct gw_config *cfg = r->wc->cfg;
+    struct bearer_aux *a = hit->aux, scratch;
+    if (!a) {                       /* a cache made without the aux area: derive per hit */
+        scratch.policy = NULL;
+        a = &scratch;
+    }
+    if (a->policy != cfg->policy) {
+        principal_of(cfg, hit->claims, &a->pr);
+        who_of(hit->claims, hit->fp, a->who);
+        a->policy = cfg->policy;
+    }
+    struct pol_principal pr = a->pr;
+    char who[WHO_MAX];
+    memcpy(who, a->who, sizeof who);
     cb(r, GW_BEARER_OK, &pr, who, NULL, arg);
 }
 
 static void refuse(struct gw_req *r, struct gw_tok_worker *tw, int rc, const char *why,
                    const char *tok, size_t len, gw_bearer_cb *cb, void *arg)
 {
-    char who[64], fp[9];
+    char who[64], fp[AUTH_JWT_FP_LEN + 1];
     const struct gw_config *cfg = r->wc->cfg;
     if (rc == GW_BEARER_EINVALID && tw)
         gw_tok_bad_spend(tw, r->client_ip, cfg->jwt.bad_token_burst, cfg->jwt.bad_token_per_s);
@@ -151,28 +196,42 @@ struct gw_bearer *gw_bearer_verify(struct gw_req *r, const char *tok, size_t len
     }
     struct auth_jwt_cache *cache = gw_tok_cache(tw);
     if (cache) {
-        int rc = auth_jwt_cache_lookup(cache, cfg->jwt.keyset, &vo, tok, len, &c, err,
-                                       sizeof err);
+        struct auth_jwt_cache_hit hit;
+        int rc = auth_jwt_cache_find(cache, cfg->jwt.keyset, &vo, tok, len, &hit, err,
+                                     sizeof err);
         if (rc < 0) {
             refuse(r, tw, GW_BEARER_EINVALID, auth_jwt_strerror(rc), tok, len, cb, arg);
             return NULL;
         }
-        if (c) {
-            deliver_ok(r, c, tok, len, cb, arg);
-            auth_jwt_claims_unref(c);
+        if (hit.claims) {
+            deliver_hit(r, &hit, cb, arg);
             return NULL;
         }
     }
-    /* a miss: signature work ahead, only within this client's failure budget */
+    /* A miss: signature work ahead, only within this client's failure budget and the
+     * worker's cap on signature checks (both answered 429 without any crypto). */
     if (!gw_tok_bad_allowed(tw, r->client_ip, cfg->jwt.bad_token_burst,
                             cfg->jwt.bad_token_per_s)) {
         gw_tok_count_bad_refused(tw);
+        gw_metric_add(&r->w->metrics->bearer_throttled[GW_METRIC_THROTTLE_CLIENT], 1);
         cb(r, GW_BEARER_ETHROTTLED, NULL, "bearer", "too many invalid tokens from this client",
+           arg);
+        return NULL;
+    }
+    if (!gw_tok_sig_allowed(tw, cfg->jwt.max_signature_checks_per_s)) {
+        gw_metric_add(&r->w->metrics->bearer_throttled[GW_METRIC_THROTTLE_SIG_CAP], 1);
+        cb(r, GW_BEARER_EBUSY, NULL, "bearer", "too many unknown tokens to check right now",
            arg);
         return NULL;
     }
     uint64_t epoch = cache ? auth_jwt_cache_epoch(cache) : 0;
     int rc = auth_jwt_verify(cfg->jwt.keyset, &vo, tok, len, &c, err, sizeof err);
+    if (rc == 0 || rc == AUTH_JWT_E_SIGNATURE || rc == AUTH_JWT_E_CRYPTO) {
+        /* the signature was checked (every other refusal comes before it; a signature of
+         * the wrong length is refused unchecked with the same code and counted alike) */
+        gw_tok_sig_spend(tw, cfg->jwt.max_signature_checks_per_s);
+        gw_metric_add(&r->w->metrics->bearer_signature_checks, 1);
+    }
     if (rc) {
         refuse(r, tw, GW_BEARER_EINVALID, auth_jwt_strerror(rc), tok, len, cb, arg);
         return NULL;

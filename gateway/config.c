@@ -115,6 +115,7 @@ static void config_defaults(struct gw_config *cfg)
     cfg->jwt.cache_entries = 10000;
     cfg->jwt.bad_token_burst = 20;
     cfg->jwt.bad_token_per_s = 10;
+    cfg->jwt.max_signature_checks_per_s = 1000;
     cfg->oauth.max_body_bytes = 4096;
     cfg->oauth.client = (struct gw_throttle_rule_conf){ 3, 1000, 30000, 10, 900000, 900000 };
     cfg->oauth.address = (struct gw_throttle_rule_conf){ 20, 1000, 30000, 100, 900000, 900000 };

@@ -201,6 +201,9 @@ struct gw_jwt_conf {
     uint32_t cache_entries;         /* verified tokens cached per worker; default 10000 */
     uint32_t bad_token_burst;       /* failed verifications per client address and worker ... */
     uint32_t bad_token_per_s;       /* ... before 429s, refilled at this rate; default 20/10 */
+    uint32_t max_signature_checks_per_s; /* per worker, all clients: signature checks of
+                                     * tokens not in the cache; beyond it 429; default 1000,
+                                     * 0 = no cap */
     struct auth_jwt_keyset *keyset; /* loaded and sealed at load; NULL when !configured */
 };
 

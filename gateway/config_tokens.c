@@ -100,6 +100,9 @@ static const struct conf_field jwt_fields[] = {
       .offset = offsetof(struct gw_jwt_conf, bad_token_burst), .min = 1, .max = 1000000 },
     { .key = "bad_token_per_s", .type = CONF_U32,
       .offset = offsetof(struct gw_jwt_conf, bad_token_per_s), .min = 1, .max = 1000000 },
+    { .key = "max_signature_checks_per_s", .type = CONF_U32,
+      .offset = offsetof(struct gw_jwt_conf, max_signature_checks_per_s), .min = 0,
+      .max = 1000000 },
 };
 static const struct conf_section jwt_section = {
     "in jwt", jwt_fields, sizeof(jwt_fields) / sizeof(jwt_fields[0]), finish_jwt

@@ -369,11 +369,14 @@ static void on_bearer(struct gw_req *r, int rc, const struct pol_principal *pr, 
                          "unavailable; try again shortly", true);
         return;
     }
-    if (rc == GW_BEARER_ETHROTTLED) {
+    if (rc == GW_BEARER_ETHROTTLED || rc == GW_BEARER_EBUSY) {
         static const char body[] = "{\"error\":\"too_many_invalid_tokens\",\"detail\":\"too "
                                    "many invalid bearer tokens from this client; retry later\"}";
+        static const char busy[] = "{\"error\":\"too_many_new_tokens\",\"detail\":\"too many "
+                                   "unknown bearer tokens to check right now; retry later\"}";
+        bool b = rc == GW_BEARER_EBUSY;
         gw_req_respond(r, 429, "application/json", "Retry-After: 1\r\nCache-Control: no-store\r\n",
-                       body, sizeof body - 1);
+                       b ? busy : body, b ? sizeof busy - 1 : sizeof body - 1);
         return;
     }
     if (rc != GW_BEARER_OK) {

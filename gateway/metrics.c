@@ -158,6 +158,28 @@ char *gw_metrics_render(struct gw_metrics *const *w, size_t n, uint64_t conns_op
                      "# TYPE onegate_bytes_sent_total counter\n");
     snprintf(tmp, sizeof tmp, "onegate_bytes_sent_total %llu\n", (unsigned long long)bout);
     gw_sbuf_adds(&o, tmp);
+    uint64_t sig = 0, thr[2] = { 0, 0 };
+    for (size_t i = 0; i < n; i++) {
+        sig += ld(&w[i]->bearer_signature_checks);
+        thr[0] += ld(&w[i]->bearer_throttled[GW_METRIC_THROTTLE_CLIENT]);
+        thr[1] += ld(&w[i]->bearer_throttled[GW_METRIC_THROTTLE_SIG_CAP]);
+    }
+    gw_sbuf_adds(&o, "# HELP onegate_bearer_signature_checks_total Bearer tokens not in the "
+                     "verified-token cache whose signature was checked.\n"
+                     "# TYPE onegate_bearer_signature_checks_total counter\n");
+    snprintf(tmp, sizeof tmp, "onegate_bearer_signature_checks_total %llu\n",
+             (unsigned long long)sig);
+    gw_sbuf_adds(&o, tmp);
+    gw_sbuf_adds(&o, "# HELP onegate_bearer_throttled_total Bearer tokens answered 429 without "
+                     "a signature check: the client's failed-verification budget or the "
+                     "worker's cap on signature checks was spent.\n"
+                     "# TYPE onegate_bearer_throttled_total counter\n");
+    static const char *const reasons[2] = { "client_budget", "signature_cap" };
+    for (int k = 0; k < 2; k++) {
+        snprintf(tmp, sizeof tmp, "onegate_bearer_throttled_total{reason=\"%s\"} %llu\n",
+                 reasons[k], (unsigned long long)thr[k]);
+        gw_sbuf_adds(&o, tmp);
+    }
     gw_sbuf_add(&o, "", 1);                   /* NUL-terminated; not counted in *len */
     if (o.oom) {
         gw_sbuf_free(&o);

@@ -19,6 +19,10 @@
 #define GW_METRIC_ROUTE_NONE 0      /* "-": rejected before or without a route */
 #define GW_METRIC_ROUTE_BUILTIN 1   /* "builtin": onegate's own endpoints */
 
+/* Why a bearer token was answered 429 before any signature work (bearer_throttled[]). */
+#define GW_METRIC_THROTTLE_CLIENT 0     /* the client address's failed-verification budget */
+#define GW_METRIC_THROTTLE_SIG_CAP 1    /* the worker's cap on signature checks */
+
 extern const double gw_metrics_lat_bounds_s[GW_METRICS_LAT_BUCKETS];
 
 struct gw_metrics {
@@ -26,6 +30,8 @@ struct gw_metrics {
     uint64_t lat_bucket[GW_METRICS_MAX_UPSTREAMS][GW_METRICS_LAT_BUCKETS + 1];
     uint64_t lat_sum_us[GW_METRICS_MAX_UPSTREAMS];
     uint64_t bytes_in, bytes_out;
+    uint64_t bearer_signature_checks;               /* tokens not in the cache, checked */
+    uint64_t bearer_throttled[2];                   /* [GW_METRIC_THROTTLE_*] */
 };
 
 /* Interns <label> and returns its id (stable for the process), or the NONE id when the table

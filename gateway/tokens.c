@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth/events.h"
+#include "gateway/bearer.h"
 #include "gateway/endpoints/endpoint.h"
 #include "gateway/endpoints/token_endpoints.h"
 #include "gateway/log.h"
@@ -40,6 +41,7 @@ struct gw_tok_worker {
     struct auth_jwt_cache *cache;
     struct auth_events *events;
     struct bad_slot *bad;           /* [BAD_SLOTS] */
+    struct gw_sig_cap sig;          /* signature checks of unknown tokens, all clients */
     struct person_slot *person;     /* [PERSON_SLOTS] */
     struct gw_tok_stats stats;
 };
@@ -193,7 +195,7 @@ struct gw_tok_worker *gw_tokens_worker(struct gw_worker *w, const struct gw_conf
     if (!tw)
         return NULL;
     tw->w = w;
-    tw->cache = auth_jwt_cache_new(cfg->jwt.cache_entries);
+    tw->cache = auth_jwt_cache_new_aux(cfg->jwt.cache_entries, gw_bearer_cache_aux_bytes());
     tw->bad = calloc(BAD_SLOTS, sizeof *tw->bad);
     tw->person = calloc(PERSON_SLOTS, sizeof *tw->person);
     if (!tw->cache || !tw->bad || !tw->person) {
@@ -270,6 +272,47 @@ void gw_tok_bad_spend(struct gw_tok_worker *tw, const char *ip, uint32_t burst, 
 {
     struct bad_slot *b = bad_slot(tw, ip, burst, per_s);
     b->tokens = b->tokens >= 1.0 ? b->tokens - 1.0 : 0.0;
+}
+
+/* ---- cap on signature checks ---- */
+
+static double sig_cap_refill(struct gw_sig_cap *c, uint32_t per_s, uint64_t now_us)
+{
+    double cap = per_s / 10 ? per_s / 10 : 1;
+    if (!c->last_us) {
+        c->tokens = cap;
+    } else if (now_us > c->last_us) {
+        c->tokens += (double)(now_us - c->last_us) * per_s / 1e6;
+        if (c->tokens > cap)
+            c->tokens = cap;
+    }
+    if (now_us > c->last_us)
+        c->last_us = now_us;
+    return c->tokens;
+}
+
+bool gw_sig_cap_allowed(struct gw_sig_cap *c, uint32_t per_s, uint64_t now_us)
+{
+    return !per_s || sig_cap_refill(c, per_s, now_us) >= 1.0;
+}
+
+void gw_sig_cap_spend(struct gw_sig_cap *c, uint32_t per_s, uint64_t now_us)
+{
+    if (!per_s)
+        return;
+    sig_cap_refill(c, per_s, now_us);
+    c->tokens = c->tokens >= 1.0 ? c->tokens - 1.0 : 0.0;
+}
+
+bool gw_tok_sig_allowed(struct gw_tok_worker *tw, uint32_t per_s)
+{
+    return !per_s || gw_sig_cap_allowed(&tw->sig, per_s, mono_us());
+}
+
+void gw_tok_sig_spend(struct gw_tok_worker *tw, uint32_t per_s)
+{
+    if (per_s)
+        gw_sig_cap_spend(&tw->sig, per_s, mono_us());
 }
 
 /* ---- minted person tokens ---- */

@@ -6,6 +6,8 @@
  *     system_account.* / person.* evict a subject, a resync empties the cache;
  *   - per client address, a token bucket of failed bearer verifications (so that a flood of
  *     well-formed bad tokens costs a hash lookup, not a signature, once it is over budget);
+ *   - per worker, a token bucket of signature checks of tokens the cache does not know, all
+ *     clients together (a flood from many addresses cannot take more of the worker's loop);
  *   - a per-worker cache of minted person tokens (one per session, person version, route
  *     audience and claim set), reused until renew_before_ms before expiry.
  * Nothing here takes a lock on the request path: each worker touches only its own slot.
@@ -51,6 +53,22 @@ struct auth_jwt_cache *gw_tok_cache(struct gw_tok_worker *tw);
 bool gw_tok_bad_allowed(struct gw_tok_worker *tw, const char *ip, uint32_t burst,
                         uint32_t per_s);
 void gw_tok_bad_spend(struct gw_tok_worker *tw, const char *ip, uint32_t burst, uint32_t per_s);
+
+/* Cap on signature checks per worker across all clients (jwt.max_signature_checks_per_s):
+ * a token bucket refilled at <per_s> a second that holds a tenth of a second's worth (at
+ * least 1), full at start. <per_s> 0 = no cap. The bucket's arithmetic takes the time so that
+ * it can be tested; <now_us> is CLOCK_MONOTONIC in microseconds, never 0. */
+struct gw_sig_cap {
+    double tokens;
+    uint64_t last_us;               /* 0 = never used: starts full */
+};
+/* True while a check may be made at <now_us>. */
+bool gw_sig_cap_allowed(struct gw_sig_cap *c, uint32_t per_s, uint64_t now_us);
+/* One check was made at <now_us>. */
+void gw_sig_cap_spend(struct gw_sig_cap *c, uint32_t per_s, uint64_t now_us);
+/* The same on worker <tw>'s bucket, now. */
+bool gw_tok_sig_allowed(struct gw_tok_worker *tw, uint32_t per_s);
+void gw_tok_sig_spend(struct gw_tok_worker *tw, uint32_t per_s);
 
 /* ---- minted person tokens (step 6) ---- */
 

@@ -7,9 +7,12 @@ signed with the public key PEM or the JWKS bytes, payload changed under the old 
 unknown and path-like kid, jku/x5u/jwk/crit headers, expired, not yet valid, wrong iss, wrong
 aud, a person's token as an API token, an API token on person pages, a revoked jti, a
 deleted / disabled / rotated account, a never-issued token signed with the real key, a 1 MB
-token, malformed base64 and JSON in each part. Then a flood of distinct well-formed bad
-tokens: 429 once over budget, while other clients keep being served (their p99 is measured
-by bench/bench_tokens.sh, not asserted here).
+token (431, connection closed) and tokens over jwt.max_token_bytes inside the head limit (401),
+malformed base64 and JSON in each part. Then floods of distinct well-formed bad tokens: from
+several addresses over the worker's cap on signature checks (429 too_many_new_tokens while a
+cached token keeps passing), and from one address over its budget (429 once over budget, while
+other clients keep being served; their p99 is measured by bench/bench_tokens.sh, not asserted
+here).
 
 Forged tokens are signed with PyJWT (Debian's python3-jwt); like test_jwt_interop.py the test
 re-executes itself under /usr/bin/python3 when another interpreter lacks it.
@@ -22,6 +25,7 @@ import multiprocessing
 import os
 import socket
 import sys
+import threading
 import time
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -214,11 +218,60 @@ def test_revoked_and_account_changes():
             refused(st, tok, "deleted account")
 
 
+def huge_head_refused(st, good):
+    """A 1 MB bearer token on a raw connection: 431 from the head-size limit, the connection
+    closed after it, the gateway unharmed (the next request with a valid token passes)."""
+    req = (b"GET /api/incidents HTTP/1.1\r\nHost: gw.test\r\nAuthorization: Bearer " +
+           b"a" * (1 << 20) + b"\r\n\r\n")
+    s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+
+    def send():
+        try:
+            s.sendall(req)
+        except OSError:
+            pass                        # refused and closed before the rest was read
+    sender = threading.Thread(target=send)
+    sender.start()
+    out, closed = b"", False
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        out += chunk
+    s.close()
+    sender.join(10)
+    head = out.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    assert head.startswith("HTTP/1.1 431 "), out[:300]
+    assert "\r\nconnection: close" in head.lower(), head
+    assert b"Operator portal" not in out
+    assert closed, "the connection stayed open after 431"
+    assert out.count(b"HTTP/1.1 ") == 1, out[:600]     # one answer, nothing read as a request
+    assert st.bearer("/api/incidents", good).status == 200
+
+
 def test_huge_tokens():
-    # default head limit: a 1 MB header is refused before anything reads it
+    # default head limit (16 KiB): a 1 MB header is refused before any token code reads it;
+    # a token over jwt.max_token_bytes (8192) but inside the head limit reaches the bearer
+    # code, which refuses it unread: 401 invalid_token
     with BearerStack() as st:
+        cid, sec = st.account()
+        good = st.token(cid, sec)
+        h64, p64, s64 = good.split(".")
         r = st.bearer("/api/incidents", "a" * (1 << 20))
         assert r.status == 431, r
+        huge_head_refused(st, good)
+        refused(st, "x" * 9000, "9000-byte token, over max_token_bytes, under the head limit")
+        refused(st, h64 + "." + "A" * 9000 + "." + s64, "well-formed token over max_token_bytes")
+        for t in ("x" * 9000, h64 + "." + "A" * 9000 + "." + s64):   # refused by the bound
+            r = st.bearer("/api/incidents", t)
+            assert 'error_description="too_large"' in r.header("WWW-Authenticate"), r.headers
+        assert st.bearer("/api/incidents", good).status == 200
     # with a head limit that lets it through, the head parser still refuses a 1 MB field
     # (400); a 60 KB token reaches the verifier, which refuses it unread (size bound)
     def big_heads(cfg, stack):
@@ -232,6 +285,83 @@ def test_huge_tokens():
         refused(st, h64 + "." + "A" * 60000 + "." + s64, "60 KB token")
         refused(st, "x" * 9000, "just over max_token_bytes")
         assert st.bearer("/api/incidents", good).status == 200
+
+
+def metric(st, name):
+    """The value of one sample line of /-/metrics (0 when absent)."""
+    for line in st.http("GET", "/-/metrics").body.decode().splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[-1])
+    return 0
+
+
+def test_signature_cap():
+    """A burst of distinct forged tokens from several addresses, each well inside its own
+    failure budget, over a low jwt.max_signature_checks_per_s: the worker checks at most its
+    cap, the rest get 429 too_many_new_tokens with Retry-After and cost no signature, while a
+    token already verified keeps passing; once the burst is over new tokens verify again."""
+    cap = 20                                    # per worker and second: burst of 2
+    with BearerStack(jwt={"max_signature_checks_per_s": cap}) as st:
+        workers = st.config["workers"]
+        cid, sec = st.account()
+        good, fresh = st.token(cid, sec), st.token(cid, sec)
+        for _ in range(20):                     # a new connection each: every worker sees it
+            assert st.bearer("/api/incidents", good).status == 200   # (verified once per
+            #                                                           worker, then cached)
+        time.sleep(0.2)                         # those checks refilled
+        priv = open(st.key, "rb").read()
+        kid = parts(good)[0]["kid"]
+        wrong_sig = good.split(".")[2]
+        forged = [jwt.encode(api_claims(cid, jti=f"capflood{i:014d}"), priv, algorithm="ES256",
+                             headers={"kid": kid}).rsplit(".", 1)[0] + "." + wrong_sig
+                  for i in range(400)]
+        checks0 = metric(st, "onegate_bearer_signature_checks_total")
+        answers, bodies, lock = {}, set(), threading.Lock()
+
+        def flood(k):
+            c = http.client.HTTPConnection("127.0.0.1", st.port, timeout=10)
+            c.sock = socket.create_connection(("127.0.0.1", st.port), timeout=10,
+                                              source_address=(f"127.0.0.{2 + k}", 0))
+            for t in forged[k::4]:
+                c.request("GET", "/api/incidents", headers={"Authorization": "Bearer " + t})
+                r = c.getresponse()
+                body = r.read()
+                with lock:
+                    answers[r.status] = answers.get(r.status, 0) + 1
+                    if r.status == 429:
+                        bodies.add((json.loads(body)["error"], r.getheader("Retry-After")))
+            c.close()
+        t0 = time.time()
+        threads = [threading.Thread(target=flood, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        served = 0
+        while any(t.is_alive() for t in threads):
+            r = st.bearer("/api/incidents", good)
+            assert r.status == 200, f"the cached token was refused during the burst: {r}"
+            served += 1
+        for t in threads:
+            t.join()
+        elapsed = time.time() - t0
+        print(f"     {len(forged)} forged tokens in {elapsed:.2f} s from 4 addresses: {answers}; "
+              f"cached token served {served} times meanwhile", flush=True)
+        assert set(answers) <= {401, 429}, answers
+        assert sum(answers.values()) == len(forged)
+        assert served > 0
+        # at most the burst + the rate, per worker, got a signature check (401)
+        most = workers * (cap // 10 + cap * elapsed) + 1
+        assert answers.get(401, 0) <= most, (answers, most)
+        assert answers.get(429, 0) >= len(forged) - most, answers
+        assert bodies == {("too_many_new_tokens", "1")}, bodies
+        # the refusals are counted, by their reason; none by the per-address budget
+        assert metric(st, 'onegate_bearer_throttled_total{reason="signature_cap"}') == \
+            answers[429]
+        assert metric(st, 'onegate_bearer_throttled_total{reason="client_budget"}') == 0
+        checks = metric(st, "onegate_bearer_signature_checks_total") - checks0
+        assert checks == answers.get(401, 0), (checks, answers)
+        time.sleep(1.0)                         # Retry-After: the cap refilled
+        r = st.bearer("/api/incidents", fresh)  # never seen before: verified now
+        assert r.status == 200, r
 
 
 def p99(samples):
@@ -315,4 +445,5 @@ def test_flood_of_bad_tokens():
 
 if __name__ == "__main__":
     run_tests([test_accepted_and_scoped, test_forgeries, test_wrong_audience,
-               test_revoked_and_account_changes, test_huge_tokens, test_flood_of_bad_tokens])
+               test_revoked_and_account_changes, test_huge_tokens, test_signature_cap,
+               test_flood_of_bad_tokens])

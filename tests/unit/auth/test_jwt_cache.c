@@ -1,9 +1,12 @@
 /* tests/unit/auth/test_jwt_cache.c — auth/jwt_cache: hits without signature work, re-checks
  * per route, expiry with the token, LRU bound, eviction by jti and subject, the epoch guard
- * against a revocation racing an insert, and key-set reloads emptying the cache.
+ * against a revocation racing an insert, key-set reloads emptying the cache, and the request
+ * path's find (borrowed views, fingerprint from the key, per-entry caller data).
  * With ONEGATE_JWT_BENCH=1 prints the cost of a cache hit and a miss instead.
  */
 #include <check.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -103,6 +106,71 @@ START_TEST(test_cache_hit_after_first_verify)
     ck_assert_str_eq(cl->client_id, "cli-1");
     auth_jwt_claims_unref(cl);
     auth_jwt_token_clear(&t);
+    auth_jwt_cache_free(c);
+    auth_jwt_keyset_unref(ks);
+}
+END_TEST
+
+START_TEST(test_cache_find_views_and_aux)
+{
+    /* The request path's form: borrowed claims, the fingerprint from the key (equal to
+     * auth_jwt_fingerprint of the token), and the entry's aux area, zeroed at insert and kept
+     * from hit to hit until the entry goes. */
+    struct auth_jwt_keyset *ks = keyset(ec_priv, NULL);
+    struct auth_jwt_cache *c = auth_jwt_cache_new_aux(16, 40);
+    struct auth_jwt_token t = api_token(ks, "cli-1", NOW), u = api_token(ks, "cli-2", NOW);
+    struct auth_jwt_verify_opts o = opts_at(NOW);
+    struct auth_jwt_cache_hit h;
+    char err[128], fp[AUTH_JWT_FP_LEN + 1];
+    bool hit;
+    ck_assert_int_eq(auth_jwt_cache_find(c, ks, &o, t.jwt, t.len, &h, err, sizeof err), 0);
+    ck_assert_ptr_null(h.claims);                       /* miss */
+    ck_assert_ptr_null(h.aux);
+    ck_assert_int_eq(cverify(c, ks, &t, NOW, &hit), 0);
+    ck_assert_int_eq(cverify(c, ks, &u, NOW, &hit), 0);
+    ck_assert_int_eq(auth_jwt_cache_find(c, ks, &o, t.jwt, t.len, &h, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(h.claims);
+    ck_assert_str_eq(h.claims->client_id, "cli-1");
+    auth_jwt_fingerprint(t.jwt, t.len, fp);
+    ck_assert_str_eq(h.fp, fp);
+    ck_assert_uint_eq(strlen(h.fp), AUTH_JWT_FP_LEN);
+    ck_assert_ptr_nonnull(h.aux);
+    ck_assert_uint_eq((uintptr_t)h.aux % _Alignof(max_align_t), 0);
+    static const unsigned char zero[40];
+    ck_assert_mem_eq(h.aux, zero, sizeof zero);
+    memcpy(h.aux, "principal of cli-1", 19);
+    /* the other token's entry has its own area */
+    ck_assert_int_eq(auth_jwt_cache_find(c, ks, &o, u.jwt, u.len, &h, err, sizeof err), 0);
+    ck_assert_str_eq(h.claims->client_id, "cli-2");
+    ck_assert_mem_eq(h.aux, zero, sizeof zero);
+    ck_assert_int_eq(auth_jwt_cache_find(c, ks, &o, t.jwt, t.len, &h, err, sizeof err), 0);
+    ck_assert_str_eq(h.aux, "principal of cli-1");
+    /* a hit is re-checked like lookup's: another route's audience refuses it */
+    struct auth_jwt_verify_opts other = o;
+    other.audience = "elsewhere";
+    ck_assert_int_eq(auth_jwt_cache_find(c, ks, &other, t.jwt, t.len, &h, err, sizeof err),
+                     AUTH_JWT_E_AUDIENCE);
+    ck_assert_ptr_null(h.claims);
+    /* evicted and verified again: a fresh, zeroed area */
+    ck_assert_uint_eq(auth_jwt_cache_evict_subject(c, "cli-1"), 1);
+    ck_assert_int_eq(cverify(c, ks, &t, NOW, &hit), 0);
+    ck_assert(!hit);
+    ck_assert_int_eq(auth_jwt_cache_find(c, ks, &o, t.jwt, t.len, &h, err, sizeof err), 0);
+    ck_assert_mem_eq(h.aux, zero, sizeof zero);
+    /* expired: refused and dropped, as by lookup */
+    struct auth_jwt_verify_opts late = opts_at(NOW + 100000);
+    ck_assert_int_eq(auth_jwt_cache_find(c, ks, &late, t.jwt, t.len, &h, err, sizeof err),
+                     AUTH_JWT_E_EXPIRED);
+    ck_assert_uint_eq(entries(c), 1);
+    /* a cache without aux hands out no area */
+    struct auth_jwt_cache *plain = auth_jwt_cache_new(4);
+    ck_assert_int_eq(cverify(plain, ks, &u, NOW, &hit), 0);
+    ck_assert_int_eq(auth_jwt_cache_find(plain, ks, &o, u.jwt, u.len, &h, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(h.claims);
+    ck_assert_ptr_null(h.aux);
+    auth_jwt_cache_free(plain);
+    auth_jwt_token_clear(&t);
+    auth_jwt_token_clear(&u);
     auth_jwt_cache_free(c);
     auth_jwt_keyset_unref(ks);
 }
@@ -408,6 +476,7 @@ int main(void)
             tcase_add_test(tc, test_bench);
         } else {
         tcase_add_test(tc, test_cache_hit_after_first_verify);
+        tcase_add_test(tc, test_cache_find_views_and_aux);
         tcase_add_test(tc, test_cache_never_stores_refused_tokens);
         tcase_add_test(tc, test_cache_hit_rechecks_route_expectations);
         tcase_add_test(tc, test_cache_entry_expires_with_token);

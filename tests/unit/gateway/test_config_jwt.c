@@ -92,6 +92,7 @@ START_TEST(full_sections)
              "jwt:\n  issuer: https://login.example.org\n  signing_key: %s\n"
              "  published_keys: [%s, %s]\n  token_lifetime_ms: 600000\n  leeway_ms: 5000\n"
              "  max_token_bytes: 4096\n  cache_entries: 50\n  renew_before_ms: 30000\n"
+             "  max_signature_checks_per_s: 0\n"
              "oauth:\n  token_lifetime_ms: 120000\n  audience: api\n"
              "  throttle:\n    client: {free_failures: 1, lock_failures: 2}\n",
              sign_key, old_pub, rsa_pub);
@@ -105,6 +106,7 @@ START_TEST(full_sections)
     ck_assert_uint_eq(cfg->jwt.leeway_ms, 5000);
     ck_assert_uint_eq(cfg->jwt.max_token_bytes, 4096);
     ck_assert_uint_eq(cfg->jwt.cache_entries, 50);
+    ck_assert_uint_eq(cfg->jwt.max_signature_checks_per_s, 0);      /* 0 = no cap */
     ck_assert_uint_eq(cfg->jwt.npublished_keys, 2);
     ck_assert(cfg->oauth.configured);
     ck_assert_uint_eq(cfg->oauth.token_lifetime_ms, 120000);
@@ -135,6 +137,9 @@ START_TEST(oauth_lifetime_defaults_to_jwt)
     struct gw_config *cfg = expect_ok(yaml);
     ck_assert_uint_eq(cfg->oauth.token_lifetime_ms, 90000);
     ck_assert_uint_eq(cfg->jwt.renew_before_ms, 60000);
+    ck_assert_uint_eq(cfg->jwt.bad_token_burst, 20);
+    ck_assert_uint_eq(cfg->jwt.bad_token_per_s, 10);
+    ck_assert_uint_eq(cfg->jwt.max_signature_checks_per_s, 1000);
     ck_assert_ptr_null(cfg->oauth.audience);
     gw_config_free(cfg);
 }
@@ -213,6 +218,13 @@ START_TEST(bad_values)
     snprintf(yaml, sizeof yaml, HEAD "routes: []\njwt:\n  issuer: https://i\n  signing_key: %s\n"
              "  max_token_bytes: 100\n", sign_key);
     expect_error(yaml, "t.yaml:9:20: max_token_bytes out of range: 100 (expected 256..65536)");
+    snprintf(yaml, sizeof yaml, HEAD "routes: []\njwt:\n  issuer: https://i\n  signing_key: %s\n"
+             "  max_signature_checks_per_s: 1000001\n", sign_key);
+    expect_error(yaml, "t.yaml:9:31: max_signature_checks_per_s out of range: 1000001 "
+                 "(expected 0..1000000)");
+    snprintf(yaml, sizeof yaml, HEAD "routes: []\njwt:\n  issuer: https://i\n  signing_key: %s\n"
+             "  max_signature_checks_per_s: -5\n", sign_key);
+    expect_error(yaml, "t.yaml:9:31: max_signature_checks_per_s");
     snprintf(yaml, sizeof yaml, HEAD "routes: []\njwt:\n  issuer: https://i\n  signing_key: %s\n"
              "  algorithm: HS256\n", sign_key);
     expect_error(yaml, "t.yaml:9:3: unknown key 'algorithm' in jwt");

@@ -56,6 +56,10 @@ START_TEST(metrics_sum_and_render)
     gw_metrics_observe_upstream(&b, u, 3000000);    /* 3 s: bucket le=10 */
     a.bytes_in = 5;
     b.bytes_in = 7;
+    a.bearer_signature_checks = 4;
+    b.bearer_signature_checks = 1;
+    gw_metric_add(&a.bearer_throttled[GW_METRIC_THROTTLE_SIG_CAP], 2);
+    gw_metric_add(&b.bearer_throttled[GW_METRIC_THROTTLE_SIG_CAP], 3);
     struct gw_metrics *w[2] = { &a, &b };
     size_t len;
     char *t = gw_metrics_render(w, 2, 3, &len);
@@ -71,6 +75,9 @@ START_TEST(metrics_sum_and_render)
     ck_assert(strstr(t, "onegate_upstream_response_seconds_sum{upstream=\"operator\"} 3.000700\n"));
     ck_assert(strstr(t, "onegate_connections_open 3\n"));
     ck_assert(strstr(t, "onegate_bytes_received_total 12\n"));
+    ck_assert(strstr(t, "onegate_bearer_signature_checks_total 5\n"));
+    ck_assert(strstr(t, "onegate_bearer_throttled_total{reason=\"client_budget\"} 0\n"));
+    ck_assert(strstr(t, "onegate_bearer_throttled_total{reason=\"signature_cap\"} 5\n"));
     free(t);
 }
 END_TEST
