@@ -4,7 +4,8 @@
 #   (a) nginx: plain reverse proxy (1 worker, upstream keepalive pool, no logs);
 #   (b) onegate: 1 worker, a valid session cookie, on a route whose rule requires the role
 #       `operator` — every request checks the session and the current person card in Redis
-#       (one EVALSHA) and decides the policy;
+#       (one HMGET of the session with its card copy — the touch script once per refresh
+#       interval) and decides the policy;
 #   (c) nginx with `auth_request`: every request first makes a subrequest to an auth service
 #       that checks the cookie against Redis. The auth service is onegate's whoami endpoint
 #       (`GET /-/session`, the same instance as (b)): the same C session check (same Lua
@@ -15,7 +16,7 @@
 #       no session lookup — isolates what the session check + policy stage costs in (b).
 # Measured: ROUNDS interleaved wrk rounds (order rotated each round): requests/s, p50, p99,
 # CPU us per request of the proxy processes and of redis-server, Redis commands per request
-# (INFO commandstats delta / requests: EVALSHA = round trips); system calls per request
+# (INFO commandstats delta / requests: commands sent = round trips); system calls per request
 # (strace -c, fixed run); then logins: logins/s with the default argon2id figures (JSON login
 # endpoint, LOGIN_CLIENTS concurrent clients cycling through LOGIN_USERS seeded people), CPU
 # per login, and the p50/p99 of (b) while logins run flat out vs idle, both under saturating

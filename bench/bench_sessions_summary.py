@@ -64,6 +64,11 @@ def load_runs(path, clk, duration):
         w["load_core"] = ticks[5] / ticks[6] if ticks[6] else float("nan")
         cs = parse_cmdstats(wrkfile + ".cmdstats")
         w["evalsha"] = sum(c for k, (c, u) in cs.items() if k in ("evalsha", "eval")) / n
+        # commands the gateway sent (each request sends one, so = round trips per request): the
+        # touch script, or on the fast path one plain HMGET; the script's own two HMGETs (session,
+        # card) are counted by Redis too and are taken out here
+        hm = cs.get("hmget", (0, 0))[0] / n
+        w["sent"] = w["evalsha"] + max(0.0, hm - 2 * w["evalsha"])
         w["cmds"] = sum(c for c, u in cs.values()) / n
         w["script_usec"] = sum(u for k, (c, u) in cs.items() if k in ("evalsha", "eval")) / n
         w["cmdstats"] = cs
@@ -103,7 +108,7 @@ def main(res):
              100 * w["cpu_util"], 100 * w["proxy_core"], 100 * w["load_core"],
              w["errors"] + w["non2xx"]))
 
-    keys = ("rps", "p50", "p99", "cpu_us", "redis_us", "evalsha", "cmds", "script_usec",
+    keys = ("rps", "p50", "p99", "cpu_us", "redis_us", "evalsha", "sent", "cmds", "script_usec",
             "cpu_util", "load_core")
     med = {v: {k: median([w[k] for w in by[v]]) for k in keys} for v in VARIANTS}
     base = med["nginx"]
@@ -143,7 +148,8 @@ def main(res):
     row("latency p99 us (x vs a)", "p99", "%.0f", True)
     row("proxy CPU us/request", "cpu_us", "%.1f", True)
     row("redis-server CPU us/request", "redis_us", "%.1f")
-    row("Redis round trips/request", "evalsha", "%.2f")
+    row("Redis round trips/request", "sent", "%.2f")
+    row("  of which the touch script", "evalsha", "%.2f")
     row("Redis commands/request", "cmds", "%.2f")
     row("Redis script usec/request", "script_usec", "%.1f")
 
@@ -271,10 +277,11 @@ def main(res):
     p("target (b) requests/s >= 0.85x (a): %s (%.2fx of medians, %.2fx median per-round ratio); "
       "(c) is %.2fx (%.2fx)" % ("MET" if r_b >= 0.85 else "NOT MET", r_b, median(rr["onegate"]),
                                fr(med["authreq"]["rps"], base["rps"]), median(rr["authreq"])))
-    rt = med["onegate"]["evalsha"]
-    p("target <= 1 Redis round trip per request: %s (%.2f EVALSHA per request; %.2f commands "
-      "counting those inside the script)" % ("MET" if rt <= 1.05 else "NOT MET", rt,
-                                             med["onegate"]["cmds"]))
+    rt = med["onegate"]["sent"]
+    p("target <= 1 Redis round trip per request: %s (%.2f commands sent per request, %.2f of them "
+      "the touch script; %.2f commands counting those inside the script)"
+      % ("MET" if rt <= 1.05 else "NOT MET", rt, med["onegate"]["evalsha"],
+         med["onegate"]["cmds"]))
     if lr:
         p("target (b) p99 while logins run <= 2x idle: saturating %s (%.2fx), moderate rate %s "
           "(%.2fx)" % ("MET" if sat_ratio <= 2 else "NOT MET", sat_ratio,
