@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -118,11 +119,19 @@ static void lower_priority(int nice)
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
 }
 
+/* Moves the calling thread to SCHED_IDLE. Returns 0 or -1. */
+static int idle_priority(void)
+{
+    struct sched_param sp = { .sched_priority = 0 };
+    return pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0 ? 0 : -1;
+}
+
 static void *worker_main(void *arg)
 {
     struct auth_work_pool *pool = arg;
     void *tctx = NULL;
-    lower_priority(pool->opts.nice);
+    if (!pool->opts.idle_sched || idle_priority() != 0)
+        lower_priority(pool->opts.nice);
     int irc = pool->opts.thread_init ? pool->opts.thread_init(pool->opts.init_arg, &tctx) : 0;
     pthread_mutex_lock(&pool->lock);
     pool->started++;

@@ -6,6 +6,7 @@
 #ifndef ONEGATE_AUTH_WORK_POOL_H
 #define ONEGATE_AUTH_WORK_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -34,6 +35,10 @@ struct auth_work_pool_opts {
      * leave the threads at the process's priority. A process already nicer than this keeps
      * its own value (raising priority back would need privilege). Failure is not fatal. */
     int nice;
+    /* Run the threads under SCHED_IDLE instead (Linux): they get the CPU only when nothing
+     * else on it wants to run, and an event loop that wakes preempts them at once. <nice> is
+     * then not used. Failure is not fatal (the thread falls back to <nice>). */
+    bool idle_sched;
     /* Called once on each pool thread before it takes jobs; returns 0 or nonzero to fail
      * auth_work_pool_new. */
     int (*thread_init)(void *init_arg, void **tctx);

@@ -36,9 +36,10 @@
 #   LOGIN_DURATION (10 s), LOGIN_ROUNDS (3; 0 skips the login phase), RATE_CONNS (8),
 #   RATE_DELAY_MS (1), WORK_THREADS (onegate auth.work_threads; default: onegate's default),
 #   HOLD=1 (set everything up, print ports and pids, wait for ^C/SIGTERM),
-#   WORK_NICE=N (also measure "busynice": the same busy runs with onegate's work-pool threads
-#   reniced to N — what lowering the hash threads' priority would give; threads found by
-#   their CPU during the logins-alone run), PERF=1 (perf record -g of onegate and redis-server during one (b) run: perf-*.txt),
+#   WORK_NICE=N|idle (also measure "busynice": the same busy runs with onegate's work-pool
+#   threads moved to SCHED_OTHER at nice N, or to SCHED_IDLE, and set back to what onegate
+#   had set afterwards — to compare with onegate's auth.work_sched / work_nice; threads found
+#   by their CPU during the logins-alone run), PERF=1 (perf record -g of onegate and redis-server during one (b) run: perf-*.txt),
 #   ONEGATE_BUILD_DIR (build), KEEP_TMP=1 keeps the temp dir, SUMMARY_FILE=path.
 # Everything started here is stopped by pid on exit. Not a test: run it on an idle machine.
 set -eu -o pipefail
@@ -395,7 +396,11 @@ if [ "$LOGIN_ROUNDS" != 0 ]; then
         out="$RES/login$(printf %02d "$r")-$mode-$state.wrk"
         lp=""
         if [ "$state" = busynice ]; then
-          renice -n "$WORK_NICE" -p $WORK_TIDS >/dev/null
+          sched_save=$(for t in $WORK_TIDS; do echo "$t $(chrt -p "$t" | sed -n 's/.*policy: SCHED_\([A-Z]*\).*/\1/p' | tr A-Z a-z) $(awk '{print $19}' "/proc/$OG_PID/task/$t/stat")"; done)
+          for t in $WORK_TIDS; do
+            if [ "$WORK_NICE" = idle ]; then chrt --idle -p 0 "$t"
+            else chrt --other -p 0 "$t"; renice -n "$WORK_NICE" -p "$t" >/dev/null; fi
+          done
         fi
         if [ "$state" != idle ]; then
           login_load $((DURATION + 3)) "$out.logins" &
@@ -405,7 +410,12 @@ if [ "$LOGIN_ROUNDS" != 0 ]; then
         fi
         measure onegate "$mode-$state" login-rounds.tsv "$out" "${opts[@]}"
         if [ -n "$lp" ]; then wait "$lp" || true; BG_PIDS=(); fi
-        if [ "$state" = busynice ]; then renice -n 0 -p $WORK_TIDS >/dev/null; fi
+        if [ "$state" = busynice ]; then        # back to what onegate had set
+          while read -r t pol ni; do
+            if [ "$pol" = idle ]; then chrt --idle -p 0 "$t"; else chrt --other -p 0 "$t"; fi
+            renice -n "$ni" -p "$t" >/dev/null
+          done <<<"$sched_save"
+        fi
         log "round $r (b) $mode $state: $(wrk_rps "$out") req/s"
         sleep 1
       done

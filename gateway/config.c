@@ -137,6 +137,7 @@ static void config_defaults(struct gw_config *cfg)
         .work_threads = 2,
         .work_queue_max = 1024,
         .work_nice = 10,
+        .work_sched_idle = true,
     };
 }
 

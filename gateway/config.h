@@ -126,7 +126,9 @@ struct gw_auth_conf {
     uint32_t argon2_parallelism;    /* argon2id p; must be 1 (libsodium) */
     uint32_t work_threads;          /* auth_work_pool threads; default 2 */
     uint32_t work_queue_max;        /* jobs waiting before 503; default 1024 */
-    uint32_t work_nice;             /* nice value of the pool threads, 0..19; default 10 */
+    uint32_t work_nice;             /* nice value of the pool threads, 0..19; default 10; used
+                                     * with work_sched normal */
+    bool work_sched_idle;           /* work_sched: idle (default, SCHED_IDLE) or normal */
 };
 
 /* A portal a person can be sent to after login and switch to (sessions.portals). */

@@ -159,6 +159,23 @@ static int field_argon2id(struct conf_loader *L, const char *key, struct conf_no
     return conf_parse_section(L, &argon2id_section, v, base, key);
 }
 
+/* work_sched: idle | normal */
+static int field_work_sched(struct conf_loader *L, const char *key, struct conf_node *v,
+                            void *base)
+{
+    struct gw_auth_conf *a = base;
+    const char *s;
+    if (conf_get_string(L, v, key, &s) < 0)
+        return -1;
+    if (strcmp(s, "idle") == 0)
+        a->work_sched_idle = true;
+    else if (strcmp(s, "normal") == 0)
+        a->work_sched_idle = false;
+    else
+        return conf_fail(L, conf_pos(v), "%s must be idle or normal, got '%.40s'", key, s);
+    return 0;
+}
+
 static const struct conf_field auth_fields[] = {
     { .key = "argon2id", .type = CONF_CUSTOM, .fn = field_argon2id },
     { .key = "work_threads", .type = CONF_U32, .offset = offsetof(struct gw_auth_conf,
@@ -167,6 +184,7 @@ static const struct conf_field auth_fields[] = {
       work_queue_max), .min = 1, .max = 1000000 },
     { .key = "work_nice", .type = CONF_U32, .offset = offsetof(struct gw_auth_conf,
       work_nice), .min = 0, .max = 19 },
+    { .key = "work_sched", .type = CONF_CUSTOM, .fn = field_work_sched },
 };
 const struct conf_section conf_auth_section = {
     "in auth", auth_fields, sizeof(auth_fields) / sizeof(auth_fields[0]), NULL

@@ -31,6 +31,7 @@ struct gw_services {
     unsigned nthreads;
     size_t queue_max;
     int work_nice;
+    bool work_sched_idle;
     struct auth_sessions *sessions;
     struct auth_throttle *throttle;
     struct auth_redis_async_opts aopts;
@@ -88,6 +89,7 @@ bool gw_services_retry(struct gw_services *s)
         return false;
     struct auth_work_pool_opts po = {
         .nthreads = s->nthreads, .max_queue = s->queue_max, .nice = s->work_nice,
+        .idle_sched = s->work_sched_idle,
         .thread_init = auth_login_thread_init, .thread_fini = auth_login_thread_fini,
         .init_arg = &s->tconf,
     };
@@ -163,6 +165,7 @@ int gw_services_new(const struct gw_config *cfg, int nworkers, struct gw_service
     s->nthreads = cfg->auth.work_threads;
     s->queue_max = cfg->auth.work_queue_max;
     s->work_nice = (int)cfg->auth.work_nice;
+    s->work_sched_idle = cfg->auth.work_sched_idle;
 
     const struct gw_sessions_conf *sc = &cfg->sessions;
     struct auth_session_opts so = { .idle_ms = sc->idle_timeout_ms,

@@ -3,6 +3,7 @@
  * per-thread contexts. */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -218,6 +219,41 @@ static void check_pool_nice(int nice, int want, int base)
     g_base = NULL;
 }
 
+/* Each job reads its pool thread's scheduling policy. */
+static void job_policy(void *tctx, void *arg)
+{
+    struct prio_item *it = arg;
+    it->tid = gettid();
+    it->nice = sched_getscheduler(0);
+    it->err = it->nice < 0 ? errno : 0;
+}
+
+START_TEST(pool_threads_idle_sched)
+{
+    g_base = event_base_new();
+    struct auth_work_pool_opts o = { .nthreads = 2, .nice = 10, .idle_sched = true };
+    struct auth_work_pool *pool = NULL;
+    char err[128] = "";
+    ck_assert_int_eq(auth_work_pool_new(&o, &pool, err, sizeof(err)), 0);
+    struct prio_item items[4] = { { 0 } };
+    prio_done = 0;
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(auth_work_submit(pool, job_policy, done_prio, &items[i], g_base), 0);
+    event_base_dispatch(g_base);
+    ck_assert_int_eq(prio_done, 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(items[i].err, 0);
+        ck_assert_int_ne(items[i].tid, gettid());
+        ck_assert_int_eq(items[i].nice, SCHED_IDLE);
+    }
+    /* the event loop's thread keeps its policy */
+    ck_assert_int_eq(sched_getscheduler(0), SCHED_OTHER);
+    auth_work_pool_free(pool);
+    event_base_free(g_base);
+    g_base = NULL;
+}
+END_TEST
+
 START_TEST(pool_threads_run_at_configured_nice)
 {
     /* the test may itself run niced (ctest under nice): a pool never raises priority */
@@ -237,6 +273,7 @@ int main(void)
     tcase_add_test(tc, bounded_queue_and_shutdown_cancels_waiting);
     tcase_add_test(tc, failing_thread_init_fails_new);
     tcase_add_test(tc, pool_threads_run_at_configured_nice);
+    tcase_add_test(tc, pool_threads_idle_sched);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -85,6 +85,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(cfg->auth.work_threads, 2);
     ck_assert_uint_eq(cfg->auth.work_queue_max, 1024);
     ck_assert_uint_eq(cfg->auth.work_nice, 10);
+    ck_assert(cfg->auth.work_sched_idle);
     gw_config_free(cfg);
 }
 END_TEST
@@ -98,7 +99,8 @@ START_TEST(explicit_values)
     snprintf(yaml, sizeof yaml, MINIMAL
              "admin:\n  prefix: /manage/\n  bootstrap_token_file: %s\n"
              "auth:\n  argon2id: { memory_kib: 65536, iterations: 3, parallelism: 1 }\n"
-             "  work_threads: 4\n  work_queue_max: 10\n  work_nice: 0\n", path);
+             "  work_threads: 4\n  work_queue_max: 10\n  work_nice: 0\n  work_sched: normal\n",
+             path);
     struct gw_config *cfg = expect_ok(yaml);
     ck_assert_str_eq(cfg->admin.prefix, "/manage/");
     ck_assert_str_eq(cfg->admin.bootstrap_token, TOKEN);
@@ -108,6 +110,7 @@ START_TEST(explicit_values)
     ck_assert_uint_eq(cfg->auth.work_threads, 4);
     ck_assert_uint_eq(cfg->auth.work_queue_max, 10);
     ck_assert_uint_eq(cfg->auth.work_nice, 0);
+    ck_assert(!cfg->auth.work_sched_idle);
     gw_config_free(cfg);
     remove_tmpdir();
 }
@@ -197,7 +200,9 @@ START_TEST(auth_errors)
 {
     expect_error(MINIMAL "auth:\n  threads: 2\n",
                  "t.yaml:9:3: unknown key 'threads' in auth (expected argon2id, work_threads, "
-                 "work_queue_max, work_nice)");
+                 "work_queue_max, work_nice, work_sched)");
+    expect_error(MINIMAL "auth:\n  work_sched: batch\n",
+                 "t.yaml:9:15: work_sched must be idle or normal, got 'batch'");
     expect_error(MINIMAL "auth:\n  argon2id: { m: 1 }\n",
                  "t.yaml:9:15: unknown key 'm' in auth.argon2id (expected memory_kib, "
                  "iterations, parallelism)");
