@@ -27,6 +27,18 @@ struct gw_ident {
     struct gw_bearer *bearer;       /* a bearer check in flight (gateway/bearer.h) */
 };
 
+_Static_assert(sizeof(struct gw_ident) <= GW_IDENT_SPACE, "raise GW_IDENT_SPACE (request.h)");
+
+/* The proxy stage's state, inside <r> (no allocation). */
+static struct gw_ident *ident_of(struct gw_req *r)
+{
+    struct gw_ident *id = (struct gw_ident *)r->ident_space;
+    memset(id, 0, sizeof *id);
+    id->r = r;
+    r->ident = id;
+    return id;
+}
+
 /* ---- small helpers ---- */
 
 bool gw_req_cookie(const struct gw_req *r, const char *name, const char **val, size_t *len)
@@ -138,8 +150,10 @@ bool gw_identify_drop_header(const char *name, size_t len, void *arg)
 }
 
 /* Builds r->id_extra: the Cookie header without onegate's cookies, and for a person the
- * identity header. Returns 0 or -1 (ENOMEM). */
-static int build_extra(struct gw_req *r, const char *person_id, const char *jwt_line)
+ * identity header and the person token header <jwt_name>: Bearer <jwt> (when not NULL).
+ * Returns 0 or -1 (ENOMEM). */
+static int build_extra(struct gw_req *r, const char *person_id, const char *jwt_name,
+                       const char *jwt)
 {
     const struct gw_sessions_conf *sc = &r->wc->cfg->sessions;
     char sname[GW_COOKIE_NAME_MAX], cname[GW_COOKIE_NAME_MAX + 8];
@@ -168,8 +182,12 @@ static int build_extra(struct gw_req *r, const char *person_id, const char *jwt_
         if (kept != stack)
             free(kept);
     }
-    if (jwt_line)
-        gw_sbuf_adds(&b, jwt_line);
+    if (jwt_name && jwt) {
+        gw_sbuf_adds(&b, jwt_name);
+        gw_sbuf_add(&b, ": Bearer ", 9);
+        gw_sbuf_adds(&b, jwt);
+        gw_sbuf_add(&b, "\r\n", 2);
+    }
     if (person_id) {
         gw_sbuf_adds(&b, sc->person_header);
         gw_sbuf_adds(&b, ": ");
@@ -296,12 +314,13 @@ static void answer_need_token(struct gw_req *r, const struct pol_decision *d)
                    body, sizeof body - 1);
 }
 
-static void proceed_jwt(struct gw_req *r, const char *person_id, const char *jwt_line)
+static void proceed_jwt(struct gw_req *r, const char *person_id, const char *jwt_name,
+                        const char *jwt)
 {
     r->id_person = person_id != NULL;
     r->id_drop = gw_identify_drop_header;
     r->id_drop_arg = r;
-    if (build_extra(r, person_id, jwt_line) != 0) {
+    if (build_extra(r, person_id, jwt_name, jwt) != 0) {
         gw_request_error(r, 500, "out of memory", false);
         return;
     }
@@ -310,7 +329,7 @@ static void proceed_jwt(struct gw_req *r, const char *person_id, const char *jwt
 
 static void proceed(struct gw_req *r, const char *person_id)
 {
-    proceed_jwt(r, person_id, NULL);
+    proceed_jwt(r, person_id, NULL, NULL);
 }
 
 /* ---- the proxy stage ---- */
@@ -341,13 +360,12 @@ static void on_touch(int rc, const struct auth_session_info *info, void *arg)
     enum pol_verdict v = pol_decide(cfg->policy, (size_t)r->route, r->method, r->path,
                                     r->path_len, &pr, &d);
     if (v == POL_ALLOW) {
-        char *jwt_line = NULL;
-        if (gw_person_jwt_header(r, info, &jwt_line) != 0) {
+        const char *jwt_name, *jwt;
+        if (gw_person_jwt_header(r, info, &jwt_name, &jwt) != 0) {
             gw_request_error(r, 500, "the identity token could not be issued", false);
             return;
         }
-        proceed_jwt(r, info->person_id, jwt_line);
-        free(jwt_line);
+        proceed_jwt(r, info->person_id, jwt_name, jwt);
         return;
     }
     char who[96];
@@ -403,13 +421,7 @@ static void on_bearer(struct gw_req *r, int rc, const struct pol_principal *pr, 
 /* Starts the bearer check of <r>; the answer comes through on_bearer. */
 static void start_bearer(struct gw_req *r, const char *tok, size_t len)
 {
-    struct gw_ident *id = calloc(1, sizeof *id);
-    if (!id) {
-        gw_request_error(r, 500, "out of memory", false);
-        return;
-    }
-    id->r = r;
-    r->ident = id;
+    struct gw_ident *id = ident_of(r);
     struct gw_bearer *b = gw_bearer_verify(r, tok, len, on_bearer, NULL);
     /* NULL: on_bearer already ran (and may have released r); otherwise pending */
     if (b)
@@ -462,13 +474,7 @@ void gw_identify_start(struct gw_req *r)
         gw_request_error(r, 503, "the session store is unavailable; try again shortly", true);
         return;
     }
-    struct gw_ident *id = calloc(1, sizeof *id);
-    if (!id) {
-        gw_request_error(r, 500, "out of memory", false);
-        return;
-    }
-    id->r = r;
-    r->ident = id;
+    struct gw_ident *id = ident_of(r);
     int rc = auth_session_touch(gw_services_sessions(svc), ra, cookie, clen, portal_of(r),
                                 &id->op, on_touch, r);
     if (rc == 0) {
@@ -499,8 +505,7 @@ void gw_identify_cancel(struct gw_req *r)
 void gw_identify_release(struct gw_req *r)
 {
     gw_identify_cancel(r);
-    free(r->ident);
-    r->ident = NULL;
+    r->ident = NULL;                    /* ident_space: nothing to free */
     free(r->id_extra);
     r->id_extra = NULL;
 }

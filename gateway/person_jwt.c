@@ -60,22 +60,22 @@ int gw_person_jwt_get(struct gw_req *r, const struct auth_session_info *info,
     return 0;
 }
 
-int gw_person_jwt_header(struct gw_req *r, const struct auth_session_info *info, char **line)
+int gw_person_jwt_header(struct gw_req *r, const struct auth_session_info *info,
+                         const char **name, const char **jwt)
 {
-    *line = NULL;
+    *name = NULL;
+    *jwt = NULL;
     if (r->route < 0)
         return 0;
     const struct gw_route_conf *rc = &r->wc->cfg->routes[r->route];
     if (!rc->audience)
         return 0;
-    const char *jwt;
     int64_t exp;
-    if (gw_person_jwt_get(r, info, rc->audience, rc->jwt_claim_name, rc->jwt_claim_email, &jwt,
-                          &exp) != 0)
-        return -1;
-    if (asprintf(line, "%s: Bearer %s\r\n", rc->jwt_header, jwt) < 0) {
-        *line = NULL;
+    if (gw_person_jwt_get(r, info, rc->audience, rc->jwt_claim_name, rc->jwt_claim_email, jwt,
+                          &exp) != 0) {
+        *jwt = NULL;
         return -1;
     }
+    *name = rc->jwt_header;
     return 0;
 }

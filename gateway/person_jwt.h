@@ -20,8 +20,10 @@ int gw_person_jwt_get(struct gw_req *r, const struct auth_session_info *info,
                       const char *audience, bool name, bool email, const char **jwt,
                       int64_t *exp);
 
-/* The header line (with CRLF) for <r>'s route, a new string the caller frees, in <*line>;
- * *line = NULL when the route forwards no token. Returns 0 or -1. */
-int gw_person_jwt_header(struct gw_req *r, const struct auth_session_info *info, char **line);
+/* The token header for <r>'s route: its name in <*name> and the token in <*jwt> (both
+ * borrowed: the token as for gw_person_jwt_get); both NULL when the route forwards no token.
+ * The caller writes "<name>: Bearer <jwt>\r\n". Returns 0 or -1. */
+int gw_person_jwt_header(struct gw_req *r, const struct auth_session_info *info,
+                         const char **name, const char **jwt);
 
 #endif

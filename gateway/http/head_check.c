@@ -2,6 +2,7 @@
  * syntax), the gate every message passes before http-parser and before anything is forwarded. */
 #include "gateway/http/head_check.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* RFC 9110 §5.6.2 tchar: "!#$%&'*+-.^_`|~", DIGIT, ALPHA. */
@@ -57,6 +58,29 @@ int gw_head_find_end(const char *buf, size_t len, size_t *scan_pos,
 
 static bool is_vchar_or_obs(unsigned char c) { return c >= 0x21 && c != 0x7f; }
 static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* The first byte at or after <p> that is below 0x20 (CTL, HTAB, CR) or DEL, or <end>. Eight
+ * bytes at a time: a word is skipped only when none of its bytes is below 0x20 (bytes of
+ * 0x80 and up are obs-text, allowed) and none equals 0x7f; a flagged word is finished byte by
+ * byte, so borrows between bytes cannot hide anything. <end> - 4 is the head's final CRLFCRLF,
+ * so the scan always stops inside the head. */
+static const char *skip_value_bytes(const char *p, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, sizeof x);
+        uint64_t below = (x - 0x20 * ones) & ~x & highs;
+        uint64_t d = x ^ (0x7f * ones);
+        uint64_t del = (d - ones) & ~d & highs;
+        if (below | del)
+            break;
+        p += 8;
+    }
+    while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p != 0x7f)
+        p++;
+    return p;
+}
 
 /* "HTTP/d.d" at p; returns true and advances *p. */
 static bool parse_version(const char **p, const char *end)
@@ -188,6 +212,7 @@ int gw_head_validate(const char *buf, size_t head_len, bool is_request,
         }
         p++;
         for (;; p++) {
+            p = skip_value_bytes(p, end);
             unsigned char c = (unsigned char)*p;
             if (c == '\r') {
                 if (p[1] != '\n') {

@@ -11,6 +11,7 @@
 #define ONEGATE_GATEWAY_HTTP_REQUEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -60,6 +61,8 @@ enum gw_px_phase {
     GW_PX_TUNNEL,
     GW_PX_DONE,
 };
+
+#define GW_IDENT_SPACE 320           /* bytes of struct gw_ident (gateway/identify.c) */
 
 struct gw_req {
     struct gw_conn *conn;           /* NULL once the client is gone (orphaned) */
@@ -118,7 +121,11 @@ struct gw_req {
     bool responded;                 /* a response head has been queued to the client */
 
     /* identify + decide (gateway/identify.c), next to the engine's id_drop/id_extra */
-    struct gw_ident *ident;         /* the stage's state while it waits for Redis; owned */
+    struct gw_ident *ident;         /* the stage's state while it waits for Redis: NULL or
+                                     * ident_space */
+    /* room for that state inside the request (no allocation per request); its size is
+     * checked against struct gw_ident at compile time in identify.c */
+    _Alignas(max_align_t) unsigned char ident_space[GW_IDENT_SPACE];
     bool id_person;                 /* allowed as a person: the client's Authorization is
                                      * not forwarded */
 

@@ -1,6 +1,7 @@
 /* tests/unit/gateway/test_head_check.c — strict raw-head checks (gateway/http/head_check.c):
  * every strictness case of issue 2, and the limit arithmetic at the exact boundaries. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,6 +151,40 @@ START_TEST(validate_too_many_headers)
 }
 END_TEST
 
+/* Header values are scanned eight bytes at a time: every byte value at every position of a
+ * word (and across a word boundary) must still be judged exactly as one byte at a time. */
+START_TEST(validate_value_bytes_every_offset)
+{
+    static const struct gw_head_limits big = { .max_head_bytes = 1024, .max_line_bytes = 64,
+                                               .max_headers = 4 };
+    for (int c = 1; c < 256; c++) {
+        bool ok = c == '\t' || (c >= 0x20 && c != 0x7f);
+        if (c == '\r' || c == '\n')
+            continue;                   /* CR ends a value; a bare LF fails find_end first */
+        for (int at = 0; at < 24; at++) {
+            char head[128];
+            char value[32];
+            memset(value, 'v', sizeof value);
+            value[at] = (char)c;
+            int n = snprintf(head, sizeof head, "GET / HTTP/1.1\r\nHost: a\r\nX: %.*s\r\n\r\n",
+                             (int)sizeof value, value);
+            const char *why;
+            int st = gw_head_validate(head, (size_t)n, true, &big, &why);
+            ck_assert_msg(st == (ok ? 0 : 400), "byte 0x%02x at %d: %d (%s)", c, at, st, why);
+        }
+    }
+    /* a control byte right after several clean words, and DEL in the last word */
+    char head[256];
+    int n = snprintf(head, sizeof head, "GET / HTTP/1.1\r\nX: %s\x01\r\n\r\n",
+                     "0123456789abcdef0123456789abcdef");
+    const char *why;
+    ck_assert_int_eq(gw_head_validate(head, (size_t)n, true, &LIM, &why), 400);
+    n = snprintf(head, sizeof head, "GET / HTTP/1.1\r\nX: %s\x7f\r\n\r\n",
+                 "0123456789abcdef01234567");
+    ck_assert_int_eq(gw_head_validate(head, (size_t)n, true, &LIM, &why), 400);
+}
+END_TEST
+
 START_TEST(tchar)
 {
     ck_assert(gw_is_tchar('a') && gw_is_tchar('Z') && gw_is_tchar('0') && gw_is_tchar('-'));
@@ -170,6 +205,7 @@ int main(void)
     tcase_add_test(t, validate_good);
     tcase_add_test(t, validate_strictness_cases);
     tcase_add_test(t, validate_too_many_headers);
+    tcase_add_test(t, validate_value_bytes_every_offset);
     tcase_add_test(t, tchar);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
