@@ -402,6 +402,14 @@ static struct auth_redis_call *call_new(struct auth_redis_async *a, auth_redis_a
     return c;
 }
 
+/* <c> was handed to hiredis: counts it and arms its deadline. */
+static void call_sent(struct auth_redis_async *a, struct auth_redis_call *c)
+{
+    a->pending++;
+    a->st.commands++;
+    event_add(call_timer(c), a->cmd_tv);
+}
+
 /* Hands <c> with <argv> to hiredis and arms the deadline. Frees <c> on failure. */
 static int call_send(struct auth_redis_async *a, struct auth_redis_call *c, int argc,
                      const char **argv, const size_t *lens)
@@ -410,9 +418,7 @@ static int call_send(struct auth_redis_async *a, struct auth_redis_call *c, int 
         call_free(c);
         return AUTH_REDIS_ENOMEM;
     }
-    a->pending++;
-    a->st.commands++;
-    event_add(call_timer(c), a->cmd_tv);
+    call_sent(a, c);
     return 0;
 }
 
@@ -458,9 +464,7 @@ int auth_redis_async_cmd_resp(struct auth_redis_async *a, const char *cmd, size_
         call_free(c);
         return AUTH_REDIS_ENOMEM;
     }
-    a->pending++;
-    a->st.commands++;
-    event_add(call_timer(c), a->cmd_tv);
+    call_sent(a, c);
     if (call)
         *call = c;
     return 0;

@@ -81,7 +81,14 @@ bool gw_cookie_find(const char *header, const char *name, const char **val, size
 
 void gw_cookie_name(char out[GW_COOKIE_NAME_MAX], const char *base, bool tls)
 {
-    snprintf(out, GW_COOKIE_NAME_MAX, "%s%s", tls ? "__Host-" : "", base);
+    /* per request: memcpy, not snprintf */
+    static const char host[] = "__Host-";
+    size_t pl = tls ? sizeof(host) - 1 : 0, bl = strlen(base);
+    if (pl + bl >= GW_COOKIE_NAME_MAX)
+        bl = GW_COOKIE_NAME_MAX - 1 - pl;       /* config names are at most 64 bytes */
+    memcpy(out, host, pl);
+    memcpy(out + pl, base, bl);
+    out[pl + bl] = '\0';
 }
 
 int gw_cookie_set_header(char *out, size_t outlen, const char *name, const char *value,

@@ -53,19 +53,17 @@ bool gw_req_cookie(const struct gw_req *r, const char *name, const char **val, s
 
 void gw_identify_cookie_name(const struct gw_req *r, char *out, size_t outlen)
 {
-    /* per request: memcpy, not snprintf */
-    static const char host[] = "__Host-";
-    const char *base = r->wc->cfg->sessions.cookie_name;
-    size_t bl = strlen(base), pl = gw_req_is_tls(r) ? sizeof(host) - 1 : 0;
+    if (outlen >= GW_COOKIE_NAME_MAX) {
+        gw_cookie_name(out, r->wc->cfg->sessions.cookie_name, gw_req_is_tls(r));
+        return;
+    }
     if (!outlen)
         return;
-    if (pl + bl >= outlen)
-        bl = pl >= outlen ? 0 : outlen - 1 - pl;
-    if (pl >= outlen)
-        pl = outlen - 1;
-    memcpy(out, host, pl);
-    memcpy(out + pl, base, bl);
-    out[pl + bl] = '\0';
+    char name[GW_COOKIE_NAME_MAX];              /* a smaller buffer: truncated */
+    gw_cookie_name(name, r->wc->cfg->sessions.cookie_name, gw_req_is_tls(r));
+    size_t n = strnlen(name, outlen - 1);
+    memcpy(out, name, n);
+    out[n] = '\0';
 }
 
 static bool ip_is_loopback(const char *ip)
