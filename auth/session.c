@@ -518,7 +518,9 @@ static void deliver(struct auth_session_op *op, struct auth_session_info *in,
     const struct auth_reply *ce = auth_reply_elem(rep, at);
     const char *cs = ce && auth_reply_type(ce) == AUTH_REPLY_STRING ? auth_reply_str(ce, &clen)
                                                                    : NULL;
-    if (!cs) {                  /* no copy: not a session this version wrote; not valid */
+    if (!cs) {                  /* no copy (a session an older version wrote): refused now;
+                                 * the next touch takes the script, which writes the copy */
+        tcache_drop(op);
         cb(AUTH_SESSION_ENOTFOUND, NULL, op->arg_);
         return;
     }
@@ -539,6 +541,7 @@ static void deliver(struct auth_session_op *op, struct auth_session_info *in,
     struct auth_card c;
     int rc = 0;
     if (memchr(cs, '\0', clen) || auth_card_parse(copy, &c) != 0) {
+        tcache_drop(op);        /* malformed copy: fail closed; the script rewrites it */
         rc = AUTH_SESSION_EREDIS;
     } else if (strcmp(c.status, "active") != 0) {
         tcache_drop(op);

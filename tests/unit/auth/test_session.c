@@ -745,6 +745,32 @@ START_TEST(hit_path_refuses_inactive_person)
 }
 END_TEST
 
+START_TEST(hit_path_without_card_copy)
+{
+    /* a session without its card copy (as an older version wrote them) is refused on the hit
+     * path, and the next touch takes the script, which writes the copy */
+    struct auth_sessions *ss = mksessions(0, 0, 0);
+    struct auth_person *p = mkperson("nocopy");
+    struct auth_session_created c;
+    mksession(ss, p, &c);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);     /* a hit */
+    char key[AUTH_SESSION_KEY_MAX];
+    session_key(ss, c.cookie, key);
+    ck_assert_int_eq(redis_int("HDEL", key, "card"), 1);
+    long long ev = cmd_calls("evalsha");
+    ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, AUTH_SESSION_ENOTFOUND);
+    ck_assert_int_eq(cmd_calls("evalsha"), ev);
+    struct touch_res t = touch(ss, c.cookie, NULL);
+    ck_assert_int_eq(t.rc, 0);
+    ck_assert_str_eq(t.login, "nocopy");
+    ck_assert_int_eq(cmd_calls("evalsha"), ev + 1);
+    ck_assert_int_eq(redis_int("HEXISTS", key, "card"), 1);
+    auth_person_free(p);
+    auth_sessions_free(ss);
+}
+END_TEST
+
 START_TEST(hit_path_absolute_expiry)
 {
     /* the gateway checks the session's exp itself on a hit (exp never changes: it is cached
@@ -870,6 +896,7 @@ int main(void)
     tcase_add_test(tc, hit_path_same_answer_no_script);
     tcase_add_test(tc, hit_path_sees_revocation);
     tcase_add_test(tc, hit_path_refuses_inactive_person);
+    tcase_add_test(tc, hit_path_without_card_copy);
     tcase_add_test(tc, hit_path_absolute_expiry);
     tcase_add_test(tc, hit_path_fails_closed);
     tcase_add_test(tc, hit_path_op_freed_in_callback);
