@@ -807,7 +807,7 @@ START_TEST(hit_path_fails_closed)
     mksession(ss, p, &c);
     ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
     ck_assert_int_eq(touch(ss, c.cookie, NULL).rc, 0);
-    /* stalled: both reads time out */
+    /* stalled: the read times out */
     test_redis_pause(&srv);
     struct touch_res t = touch(ss, c.cookie, NULL);
     test_redis_resume(&srv);

@@ -192,19 +192,18 @@ static void done_prio(void *arg, int status)
         event_base_loopbreak(g_base);
 }
 
-/* Runs 4 jobs on a 2-thread pool with <nice>; checks every pool thread's nice value against
- * <want> and that the calling thread kept <base>. */
-static void check_pool_nice(int nice, int want, int base)
+/* Runs 4 jobs of <job> on a 2-thread pool made with <o>; each fills its item, and every item
+ * must come from a pool thread with <want> in its .nice field. */
+static void run_on_pool(const struct auth_work_pool_opts *o, auth_work_job_fn *job, int want)
 {
     g_base = event_base_new();
-    struct auth_work_pool_opts o = { .nthreads = 2, .nice = nice };
     struct auth_work_pool *pool = NULL;
     char err[128] = "";
-    ck_assert_int_eq(auth_work_pool_new(&o, &pool, err, sizeof(err)), 0);
+    ck_assert_int_eq(auth_work_pool_new(o, &pool, err, sizeof(err)), 0);
     struct prio_item items[4] = { { 0 } };
     prio_done = 0;
     for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(auth_work_submit(pool, job_prio, done_prio, &items[i], g_base), 0);
+        ck_assert_int_eq(auth_work_submit(pool, job, done_prio, &items[i], g_base), 0);
     event_base_dispatch(g_base);
     ck_assert_int_eq(prio_done, 4);
     for (int i = 0; i < 4; i++) {
@@ -212,14 +211,22 @@ static void check_pool_nice(int nice, int want, int base)
         ck_assert_int_ne(items[i].tid, gettid());
         ck_assert_int_eq(items[i].nice, want);
     }
-    /* the event loop's thread keeps the process's priority */
-    ck_assert_int_eq(getpriority(PRIO_PROCESS, (id_t)gettid()), base);
     auth_work_pool_free(pool);
     event_base_free(g_base);
     g_base = NULL;
 }
 
-/* Each job reads its pool thread's scheduling policy. */
+/* Checks every pool thread's nice value against <want> and that the calling thread kept
+ * <base>. */
+static void check_pool_nice(int nice, int want, int base)
+{
+    struct auth_work_pool_opts o = { .nthreads = 2, .nice = nice };
+    run_on_pool(&o, job_prio, want);
+    /* the event loop's thread keeps the process's priority */
+    ck_assert_int_eq(getpriority(PRIO_PROCESS, (id_t)gettid()), base);
+}
+
+/* Each job reads its pool thread's scheduling policy (into .nice). */
 static void job_policy(void *tctx, void *arg)
 {
     struct prio_item *it = arg;
@@ -230,27 +237,10 @@ static void job_policy(void *tctx, void *arg)
 
 START_TEST(pool_threads_idle_sched)
 {
-    g_base = event_base_new();
     struct auth_work_pool_opts o = { .nthreads = 2, .nice = 10, .idle_sched = true };
-    struct auth_work_pool *pool = NULL;
-    char err[128] = "";
-    ck_assert_int_eq(auth_work_pool_new(&o, &pool, err, sizeof(err)), 0);
-    struct prio_item items[4] = { { 0 } };
-    prio_done = 0;
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(auth_work_submit(pool, job_policy, done_prio, &items[i], g_base), 0);
-    event_base_dispatch(g_base);
-    ck_assert_int_eq(prio_done, 4);
-    for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(items[i].err, 0);
-        ck_assert_int_ne(items[i].tid, gettid());
-        ck_assert_int_eq(items[i].nice, SCHED_IDLE);
-    }
+    run_on_pool(&o, job_policy, SCHED_IDLE);
     /* the event loop's thread keeps its policy */
     ck_assert_int_eq(sched_getscheduler(0), SCHED_OTHER);
-    auth_work_pool_free(pool);
-    event_base_free(g_base);
-    g_base = NULL;
 }
 END_TEST
 
